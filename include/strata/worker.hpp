@@ -1,0 +1,259 @@
+// strata/worker.hpp — Worker (one node, L3; or a pod of Workers, L4+), its Orchestrator and buffers.
+//
+// A Worker owns child processes forked in init(): one per chip, one per host helper ("sub"), and at
+// level >= 4 one per child Worker. The calling thread drives everything: run() calls the orchestration
+// function, which submits tasks; strata infers dependencies from tensor tags, pushes each task into the
+// shared-memory mailbox of the child that runs it, and waits for completions. strata starts no thread
+// in the calling process, so a Worker is used from one thread at a time (the thread that called init()
+// must outlive the Worker: children are told to exit when it ends).
+//
+// @code
+//   STRATA_KERNEL(scale) { /* ... */ }
+//   strata::Worker w({.chips = 4, .sub_workers = 1});
+//   auto scale = w.register_kernel("scale");
+//   auto check = w.register_host([](const strata::TaskContext& c) { /* runs in the sub process */ });
+//   w.init();
+//   auto x = w.create_buffer<float>(n);
+//   w.run([&](strata::Orchestrator& o) {
+//     o.submit(scale, strata::TaskArgs().inout(x.tensor()).scalar(2.0f), {.block_dim = 2}, 0);
+//     o.submit_host(check, strata::TaskArgs().input(x.tensor()));  // waits for the kernel
+//   });
+//   w.close();
+// @endcode
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "strata/errors.hpp"
+#include "strata/kernel.hpp"
+#include "strata/types.hpp"
+
+namespace strata {
+
+namespace detail {
+class WorkerImpl;
+struct BufferOwner;
+}  // namespace detail
+
+class Orchestrator;
+
+/// A kernel registered with a Worker (runs on chips).
+struct Kernel {
+  uint32_t id = UINT32_MAX;
+};
+/// A host callable registered with a Worker (runs on sub workers).
+struct HostFn {
+  uint32_t id = UINT32_MAX;
+};
+/// An orchestration function registered with a level >= 4 Worker (runs on its child Workers).
+struct OrchFn {
+  uint32_t id = UINT32_MAX;
+};
+
+using HostCallable = std::function<void(const TaskContext&)>;
+using OrchCallable = std::function<void(Orchestrator&, const TaskContext&)>;
+
+/// "Any child of the right kind": the task goes to the least loaded one.
+inline constexpr int kAnyWorker = -1;
+
+/// Options of a Worker. Zero values take the tunable's default (see `strata info`), which its
+/// environment variable may override.
+struct WorkerOptions {
+  /// 3 for a node; 4, 5 or 6 for a pod whose children are Workers of level - 1.
+  int level = 3;
+  /// Number of chips (device ids 0..chips-1). Level 3 only.
+  int chips = 0;
+  /// Explicit device ids instead of `chips`.
+  std::vector<int> device_ids = {};
+  /// Number of host helper processes that run register_host callables.
+  int sub_workers = 0;
+  /// Bytes of the run heap (OUTPUT auto-allocation and Orchestrator::alloc). STRATA_HEAP_BYTES.
+  size_t heap_bytes = 0;
+  /// Bytes of address space reserved for create_buffer (pages are committed on first touch).
+  /// STRATA_BUFFER_BYTES.
+  size_t buffer_bytes = 0;
+  /// Task slots in flight at once before submit waits (back-pressure). STRATA_TASK_RING.
+  uint32_t task_ring = 0;
+  /// How long submit may wait for a task slot or heap space. STRATA_SUBMIT_TIMEOUT_MS.
+  std::chrono::milliseconds submit_timeout{0};
+  /// How long init() waits for every child to report ready. STRATA_INIT_TIMEOUT_MS.
+  std::chrono::milliseconds init_timeout{0};
+  /// How long close() waits for a child to exit before killing it. STRATA_CLOSE_TIMEOUT_MS.
+  std::chrono::milliseconds close_timeout{0};
+  /// Threads in a sim chip's block pool. STRATA_CHIP_THREADS.
+  uint32_t chip_threads = 0;
+  /// Let init() fork from a process that already runs other threads (unsafe if they hold locks).
+  bool allow_threads = false;
+  /// Chip backend ("sim"). STRATA_BACKEND.
+  std::string backend = {};
+};
+
+/// Host memory, allocated by a Worker, that every child process reaches at the same address
+/// (zero-copy). Move-only; freed when destroyed. Do not destroy it while a submitted task uses it.
+class RawBuffer {
+ public:
+  RawBuffer() = default;
+  RawBuffer(RawBuffer&&) noexcept;
+  RawBuffer& operator=(RawBuffer&&) noexcept;
+  RawBuffer(const RawBuffer&) = delete;
+  RawBuffer& operator=(const RawBuffer&) = delete;
+  ~RawBuffer();
+
+  void* data() const noexcept { return data_; }
+  size_t bytes() const noexcept { return bytes_; }
+  explicit operator bool() const noexcept { return data_ != nullptr; }
+
+ private:
+  friend class detail::WorkerImpl;
+  RawBuffer(void* data, size_t bytes, std::shared_ptr<detail::BufferOwner> owner)
+      : data_(data), bytes_(bytes), owner_(std::move(owner)) {}
+  void* data_ = nullptr;
+  size_t bytes_ = 0;
+  std::shared_ptr<detail::BufferOwner> owner_;
+};
+
+/// A typed view of a RawBuffer holding `size()` elements of T.
+template <class T>
+class Buffer {
+ public:
+  Buffer() = default;
+  explicit Buffer(RawBuffer raw) : raw_(std::move(raw)) {}
+  T* data() const noexcept { return static_cast<T*>(raw_.data()); }
+  size_t size() const noexcept { return raw_.bytes() / sizeof(T); }
+  T& operator[](size_t i) const noexcept { return data()[i]; }
+  std::span<T> span() const noexcept { return {data(), size()}; }
+  T* begin() const noexcept { return data(); }
+  T* end() const noexcept { return data() + size(); }
+  /// The whole buffer as a one-dimensional tensor.
+  Tensor tensor() const { return Tensor::of(data(), static_cast<int64_t>(size())); }
+  /// The buffer with another shape (its element count must not exceed size()).
+  Tensor tensor(std::initializer_list<int64_t> shape) const;
+
+ private:
+  RawBuffer raw_;
+};
+
+/// A submitted task: its id and its tensors after allocation (an OUTPUT with a null address has the
+/// address strata gave it here).
+struct TaskRef {
+  uint64_t id = 0;
+  std::vector<Tensor> tensors;
+  const Tensor& tensor(size_t i) const { return tensors.at(i); }
+};
+
+/// A node (level 3) or a pod (level >= 4). See the file comment.
+class Worker {
+ public:
+  explicit Worker(WorkerOptions opts = {});
+  ~Worker();
+  Worker(Worker&&) noexcept;
+  Worker& operator=(Worker&&) noexcept;
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  /// A kernel linked into the program with STRATA_KERNEL(name). Allowed before and after init().
+  Kernel register_kernel(std::string_view name);
+  /// A kernel given as a function pointer. Before init() only (children get it by fork).
+  Kernel register_kernel(std::string_view name, KernelFn fn);
+  /// A kernel exported with STRATA_KERNEL(name) from the shared library at `library`; every chip
+  /// loads the library too. Allowed before and after init().
+  Kernel load_kernel(const std::string& library, std::string_view name);
+  /// A host callable for the sub workers. Before init() only.
+  HostFn register_host(HostCallable fn, std::string name = "host");
+  /// An orchestration function run by child Workers (level >= 4). Before init() only.
+  OrchFn register_orch(OrchCallable fn, std::string name = "orch");
+  /// Adds a child Worker of level - 1 (level >= 4, before init()). Returns it so kernels, host
+  /// callables and its own children can be registered on it; it is initialised inside its process.
+  Worker& add_worker(WorkerOptions opts);
+
+  /// Forks the children and waits until each is ready. Throws (and leaves nothing behind) on failure.
+  void init();
+  /// Calls `fn` with an Orchestrator, then waits for every submitted task, then frees what the run
+  /// owns. Throws TaskError naming the first failed task; rethrows what `fn` threw.
+  void run(const std::function<void(Orchestrator&)>& fn);
+  /// Shuts every child down, reaps it and unmaps everything. Always returns; a second call throws
+  /// UsageError. The destructor calls it if needed.
+  void close();
+
+  /// Shared host memory every child sees at the same address; before or after init().
+  RawBuffer create_raw_buffer(size_t bytes);
+  template <class T>
+  Buffer<T> create_buffer(size_t count) {
+    return Buffer<T>(create_raw_buffer(count * sizeof(T)));
+  }
+
+  int level() const noexcept;
+  int chip_count() const noexcept;
+  int sub_count() const noexcept;
+  int worker_count() const noexcept;
+  bool initialized() const noexcept;
+
+  detail::WorkerImpl& impl() noexcept { return *impl_; }
+
+ private:
+  std::unique_ptr<detail::WorkerImpl> impl_;
+};
+
+/// RAII lifetime scope for heap allocations (Orchestrator::alloc and auto-allocated OUTPUTs): closing
+/// it lets strata reuse that heap memory once every task submitted so far has finished.
+class Scope {
+ public:
+  Scope(Scope&& other) noexcept;
+  Scope& operator=(Scope&&) = delete;
+  ~Scope();
+  void close();
+
+ private:
+  friend class Orchestrator;
+  Scope(detail::WorkerImpl* impl, uint64_t run, uint32_t depth) : impl_(impl), run_(run), depth_(depth) {}
+  detail::WorkerImpl* impl_;
+  uint64_t run_;
+  uint32_t depth_;
+};
+
+/// Builds the graph of one run. Valid only inside the run() that handed it out.
+class Orchestrator {
+ public:
+  /// A kernel on chip `worker`, or on the least loaded chip.
+  TaskRef submit(Kernel kernel, TaskArgs args, const CallConfig& cfg = {}, int worker = kAnyWorker);
+  /// An orchestration function on child Worker `worker` (level >= 4).
+  TaskRef submit(OrchFn fn, TaskArgs args, const CallConfig& cfg = {}, int worker = kAnyWorker);
+  /// One graph node run on several chips at once: part i runs `args[i]` on chip `workers[i]`; all parts
+  /// start together and the node completes when every part has finished.
+  TaskRef submit_group(Kernel kernel, std::vector<TaskArgs> args, const CallConfig& cfg, std::vector<int> workers);
+  /// A host callable on sub worker `worker`, or on the least loaded one.
+  TaskRef submit_host(HostFn fn, TaskArgs args, const CallConfig& cfg = {}, int worker = kAnyWorker);
+  /// A runtime-owned intermediate tensor from the run heap, alive until its scope closes.
+  Tensor alloc(std::initializer_list<int64_t> shape, DType dtype);
+  /// Opens a nested lifetime scope for heap allocations.
+  Scope scope();
+
+  int level() const noexcept;
+  int chip_count() const noexcept;
+  int sub_count() const noexcept;
+  int worker_count() const noexcept;
+
+ private:
+  friend class detail::WorkerImpl;
+  Orchestrator(detail::WorkerImpl* impl, uint64_t run) : impl_(impl), run_(run) {}
+  detail::WorkerImpl* impl_;
+  uint64_t run_;
+};
+
+template <class T>
+Tensor Buffer<T>::tensor(std::initializer_list<int64_t> shape) const {
+  Tensor t = Tensor::make(data(), shape, dtype_of<T>());
+  if (t.numel() > size()) throw UsageError("Buffer::tensor: shape has more elements than the buffer holds");
+  return t;
+}
+
+}  // namespace strata

@@ -1,0 +1,208 @@
+// The child side: what a chip, sub or worker process runs after fork.
+//
+// A child owns nothing of the parent's scheduling state: it reads frames from its mailbox in order,
+// waits on the status board for the producers each frame names, runs the callable (a kernel through the
+// backend, a host callable, or an orchestration function on its own inner Worker), marks the board and
+// posts a completion. It never throws out of this file: every failure becomes a completion message.
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "core/worker_impl.hpp"
+#include "util/log.hpp"
+#include "util/sys.hpp"
+
+namespace strata::detail {
+namespace {
+
+void copy_message(char* dst, size_t cap, const std::string& msg) noexcept {
+  size_t n = std::min(msg.size(), cap - 1);
+  std::memcpy(dst, msg.data(), n);
+  dst[n] = '\0';
+  if (msg.size() >= cap && cap > 4) std::memcpy(dst + cap - 4, "...", 4);
+}
+
+}  // namespace
+
+int WorkerImpl::child_main(size_t slot) {
+  ChildSlot& me = children_[slot];
+  ipc::MailboxHeader& h = me.mb->header;
+  auto fail_init = [&](const std::string& msg) {
+    copy_message(h.init_message, sizeof h.init_message, msg);
+    h.child_state.store(static_cast<uint32_t>(ipc::ChildState::InitFailed), std::memory_order_release);
+    const uint64_t one = 1;
+    ssize_t ignored = write(wake_fd_, &one, sizeof one);
+    (void)ignored;
+    return 0;
+  };
+  std::unique_ptr<comm::ChipBackend> backend;
+  Worker* inner = nullptr;
+  switch (me.kind) {
+    case ChildKind::Chip: {
+      backend = comm::make_backend(opts_.backend);
+      std::string err;
+      if (!backend) return fail_init("backend '" + opts_.backend + "' is not available");
+      if (!backend->start(comm::ChipInfo{me.index, me.device_id, opts_.chip_threads}, &err)) return fail_init(err);
+      break;
+    }
+    case ChildKind::Sub:
+      break;
+    case ChildKind::Worker:
+      inner = child_workers_[static_cast<size_t>(me.index)].get();
+      try {
+        inner->init();
+      } catch (const std::exception& e) {
+        return fail_init(e.what());
+      }
+      break;
+  }
+  h.child_state.store(static_cast<uint32_t>(ipc::ChildState::Ready), std::memory_order_release);
+  const uint64_t one = 1;
+  ssize_t ignored = write(wake_fd_, &one, sizeof one);
+  (void)ignored;
+  child_loop(me, backend.get(), inner);
+  h.child_state.store(static_cast<uint32_t>(ipc::ChildState::Exiting), std::memory_order_release);
+  if (inner) {
+    try {
+      inner->close();
+    } catch (...) {
+    }
+  }
+  if (backend) backend->stop();
+  return 0;
+}
+
+void WorkerImpl::child_loop(ChildSlot& me, comm::ChipBackend* backend, Worker* inner) {
+  ipc::Mailbox* mb = me.mb;
+  ipc::MailboxHeader& h = mb->header;
+  auto frame = std::make_unique<ipc::DecodedFrame>();
+  uint64_t tail = h.req_tail.load(std::memory_order_relaxed);
+  uint64_t cpl = h.cpl_head.load(std::memory_order_relaxed);
+  std::string err;
+
+  auto complete = [&](uint64_t id, uint32_t part, ipc::CompletionStatus status, uint64_t detail,
+                      const std::string& msg) {
+    ipc::CompletionSlot& s = mb->completions[cpl % ipc::kCompletionSlots];
+    s.task_id = id;
+    s.part = part;
+    s.status = static_cast<int32_t>(status);
+    s.detail = detail;
+    if (status == ipc::CompletionStatus::Ok)
+      s.message[0] = '\0';
+    else
+      copy_message(s.message, sizeof s.message, msg);
+    h.cpl_head.store(++cpl, std::memory_order_release);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (board_->header.parent_sleeping.load(std::memory_order_relaxed)) {
+      const uint64_t v = 1;
+      ssize_t ignored = write(wake_fd_, &v, sizeof v);
+      (void)ignored;
+    }
+  };
+
+  for (;;) {
+    if (h.req_head.load(std::memory_order_acquire) == tail) {
+      ipc::mailbox_wait_request(mb, spin_ns_, 1'000'000'000);
+      continue;
+    }
+    const unsigned char* bytes = mb->requests[tail % ipc::kRequestSlots];
+    err.clear();
+    const bool ok = ipc::frame_decode(bytes, ipc::kRequestSlotBytes, frame.get(), &err);
+    const ipc::FrameHeader& fh = frame->header;
+    h.req_tail.store(++tail, std::memory_order_release);
+    if (!ok) {
+      uint64_t id = 0;
+      std::memcpy(&id, bytes + offsetof(ipc::FrameHeader, task_id), sizeof id);
+      STRATA_LOG_ERROR("child", "%s rejected a frame: %s", child_name(me.kind, me.index).c_str(), err.c_str());
+      if (id && !(id & kControlIdBit)) ipc::board_finish_part(board_, id, true);
+      complete(id, 0, ipc::CompletionStatus::Rejected, 0, err);
+      continue;
+    }
+    switch (static_cast<ipc::FrameKind>(fh.kind)) {
+      case ipc::FrameKind::Shutdown:
+        return;
+      case ipc::FrameKind::LoadKernel: {
+        void* handle = dlopen(frame->library, RTLD_NOW | RTLD_LOCAL);
+        auto entry = handle ? reinterpret_cast<detail::KernelEntry>(dlsym(handle, frame->symbol)) : nullptr;
+        if (!entry) {
+          complete(fh.task_id, 0, ipc::CompletionStatus::Failed, 0,
+                   std::string("cannot load ") + frame->symbol + " from " + frame->library + ": " +
+                       (handle ? "no such symbol" : dlerror()));
+          continue;
+        }
+        if (kernels_.size() <= fh.callable) kernels_.resize(fh.callable + 1);
+        kernels_[fh.callable] = RegisteredKernel{frame->symbol, comm::KernelImpl{nullptr, entry}, frame->library};
+        complete(fh.task_id, 0, ipc::CompletionStatus::Ok, 0, {});
+        continue;
+      }
+      case ipc::FrameKind::Task:
+        break;
+    }
+
+    // Wait for the producers the parent named; a failed one poisons this task.
+    uint64_t failed_dep = 0;
+    for (uint16_t d = 0; d < fh.ndeps; ++d) {
+      if (ipc::board_wait(board_, fh.deps[d], fh.task_id, spin_ns_) == ipc::DepOutcome::Failed) {
+        failed_dep = fh.deps[d];
+        break;
+      }
+    }
+    if (failed_dep) {
+      ipc::board_finish_part(board_, fh.task_id, true);
+      complete(fh.task_id, fh.part, ipc::CompletionStatus::Poisoned, failed_dep, {});
+      continue;
+    }
+
+    h.running_task.store(fh.task_id, std::memory_order_relaxed);
+    if (fh.timeout_ns > 0) h.running_deadline_ns.store(sys::now_ns() + fh.timeout_ns, std::memory_order_release);
+    TaskContext ctx({frame->tensors, fh.ntensors}, {frame->tags, fh.ntensors}, {frame->scalars, fh.nscalars},
+                    fh.task_id, 0, fh.block_dim, me.index, fh.part, fh.parts);
+    bool success = false;
+    switch (me.kind) {
+      case ChildKind::Chip:
+        if (fh.callable < kernels_.size() && (kernels_[fh.callable].impl.fn || kernels_[fh.callable].impl.entry))
+          success = backend->run_kernel(kernels_[fh.callable].impl, ctx, &err);
+        else
+          err = "unknown kernel id " + std::to_string(fh.callable);
+        break;
+      case ChildKind::Sub:
+        if (fh.callable < hosts_.size()) {
+          try {
+            hosts_[fh.callable].fn(ctx);
+            success = true;
+          } catch (const std::exception& e) {
+            err = e.what();
+          } catch (...) {
+            err = "host callable threw a non-standard exception";
+          }
+        } else {
+          err = "unknown host callable id " + std::to_string(fh.callable);
+        }
+        break;
+      case ChildKind::Worker:
+        if (fh.callable < orchs_.size()) {
+          try {
+            const OrchCallable& fn = orchs_[fh.callable].fn;
+            inner->run([&](Orchestrator& o) { fn(o, ctx); });
+            success = true;
+          } catch (const std::exception& e) {
+            err = e.what();
+          } catch (...) {
+            err = "orchestration function threw a non-standard exception";
+          }
+        } else {
+          err = "unknown orchestration function id " + std::to_string(fh.callable);
+        }
+        break;
+    }
+    h.running_deadline_ns.store(0, std::memory_order_relaxed);
+    h.running_task.store(0, std::memory_order_relaxed);
+    ipc::board_finish_part(board_, fh.task_id, !success);
+    complete(fh.task_id, fh.part, success ? ipc::CompletionStatus::Ok : ipc::CompletionStatus::Failed, 0, err);
+  }
+}
+
+}  // namespace strata::detail

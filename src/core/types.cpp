@@ -1,0 +1,91 @@
+// Out-of-line parts of the public value types (strata/types.hpp, kernel.hpp, errors.hpp, version.hpp).
+#include <stdexcept>
+#include <string>
+
+#include "strata/errors.hpp"
+#include "strata/kernel.hpp"
+#include "strata/types.hpp"
+#include "strata/version.hpp"
+
+namespace strata {
+
+size_t dtype_size(DType dt) noexcept {
+  switch (dt) {
+    case DType::U8: case DType::I8: return 1;
+    case DType::I16: case DType::F16: case DType::BF16: return 2;
+    case DType::I32: case DType::U32: case DType::F32: return 4;
+    case DType::I64: case DType::U64: case DType::F64: return 8;
+    default: return 0;
+  }
+}
+
+const char* dtype_name(DType dt) noexcept {
+  static const char* const names[] = {"u8", "i8", "i16", "i32", "i64", "u32", "u64", "f16", "bf16", "f32", "f64"};
+  const auto i = static_cast<size_t>(dt);
+  return i < sizeof names / sizeof names[0] ? names[i] : "invalid";
+}
+
+const char* tag_name(Tag tag) noexcept {
+  static const char* const names[] = {"INPUT", "OUTPUT", "INOUT", "OUTPUT_EXISTING", "NO_DEP"};
+  const auto i = static_cast<size_t>(tag);
+  return i < sizeof names / sizeof names[0] ? names[i] : "invalid";
+}
+
+const char* child_kind_name(ChildKind kind) noexcept {
+  switch (kind) {
+    case ChildKind::Chip: return "chip";
+    case ChildKind::Sub: return "sub";
+    case ChildKind::Worker: return "worker";
+  }
+  return "child";
+}
+
+Tensor Tensor::make(void* data, std::span<const int64_t> shape, DType dtype) {
+  if (shape.size() > static_cast<size_t>(kMaxDims))
+    throw UsageError("Tensor::make: " + std::to_string(shape.size()) + " dimensions; at most " +
+                     std::to_string(kMaxDims) + " are supported");
+  if (dtype_size(dtype) == 0) throw UsageError("Tensor::make: invalid dtype");
+  Tensor t;
+  t.data = data;
+  t.dtype = dtype;
+  t.ndim = static_cast<uint8_t>(shape.size());
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] < 0) throw UsageError("Tensor::make: negative extent " + std::to_string(shape[i]));
+    t.shape[i] = shape[i];
+  }
+  return t;
+}
+
+size_t Tensor::numel() const noexcept {
+  size_t n = 1;
+  for (uint8_t i = 0; i < ndim; ++i) n *= static_cast<size_t>(shape[i]);
+  return n;
+}
+
+size_t Tensor::nbytes() const noexcept { return numel() * dtype_size(dtype); }
+
+const Tensor& TaskContext::tensor(size_t i) const {
+  if (i >= tensors_.size())
+    throw std::out_of_range("TaskContext::tensor(" + std::to_string(i) + "): the task has " +
+                            std::to_string(tensors_.size()) + " tensors");
+  return tensors_[i];
+}
+
+Tag TaskContext::tag(size_t i) const {
+  if (i >= tags_.size()) throw std::out_of_range("TaskContext::tag(" + std::to_string(i) + ")");
+  return tags_[i];
+}
+
+uint64_t TaskContext::scalar_bits(size_t i) const {
+  if (i >= scalars_.size())
+    throw std::out_of_range("TaskContext::scalar(" + std::to_string(i) + "): the task has " +
+                            std::to_string(scalars_.size()) + " scalars");
+  return scalars_[i];
+}
+
+#ifndef STRATA_VERSION_STRING
+#define STRATA_VERSION_STRING "0.0.0"
+#endif
+const char* version() noexcept { return STRATA_VERSION_STRING; }
+
+}  // namespace strata

@@ -1,0 +1,37 @@
+// ipc/futex.hpp — futex wait/wake on 32-bit words in memory shared between processes.
+//
+// The words live in MAP_SHARED mappings, so these use the shared (non-PRIVATE) futex operations. Both
+// calls are async-signal-safe system calls; callers recheck their condition after every return
+// (spurious wake-ups and EINTR are normal).
+#pragma once
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <climits>
+#include <cstdint>
+#include <ctime>
+
+namespace strata::ipc {
+
+/// Sleeps while `*word == expected`, at most `timeout_ns` (< 0: no limit).
+inline void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_ns) noexcept {
+  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+  timespec ts{};
+  timespec* tsp = nullptr;
+  if (timeout_ns >= 0) {
+    ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000);
+    ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000);
+    tsp = &ts;
+  }
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, tsp, nullptr, 0);
+}
+
+/// Wakes every sleeper on `word`.
+inline void futex_wake_all(std::atomic<uint32_t>* word) noexcept {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+}
+
+}  // namespace strata::ipc

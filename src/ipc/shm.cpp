@@ -1,0 +1,58 @@
+#include "ipc/shm.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <utility>
+
+#include "util/sys.hpp"
+
+namespace strata::ipc {
+namespace {
+size_t page_size() {
+  static const size_t p = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return p;
+}
+}  // namespace
+
+SharedMapping::SharedMapping(size_t bytes) {
+  const size_t p = page_size();
+  size_ = (bytes + p - 1) / p * p;
+  if (size_ == 0) size_ = p;
+  void* m = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) {
+    size_ = 0;
+    sys::throw_errno("mmap of shared memory");
+  }
+  data_ = m;
+}
+
+SharedMapping::SharedMapping(SharedMapping&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+SharedMapping& SharedMapping::operator=(SharedMapping&& other) noexcept {
+  if (this != &other) {
+    reset();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+SharedMapping::~SharedMapping() { reset(); }
+
+void SharedMapping::reset() noexcept {
+  if (data_) munmap(data_, size_);
+  data_ = nullptr;
+  size_ = 0;
+}
+
+void SharedMapping::release_pages(size_t offset, size_t bytes) noexcept {
+  const size_t p = page_size();
+  size_t begin = (offset + p - 1) / p * p;
+  size_t end = (offset + bytes) / p * p;
+  if (end > size_) end = size_ / p * p;
+  if (begin < end) madvise(static_cast<char*>(data_) + begin, end - begin, MADV_REMOVE);
+}
+
+}  // namespace strata::ipc

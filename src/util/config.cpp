@@ -1,0 +1,86 @@
+#include "util/config.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+
+#include "util/log.hpp"
+
+namespace strata::config {
+namespace {
+
+constexpr Tunable kTunables[] = {
+    {"backend", "STRATA_BACKEND", Type::String, "sim", "chip backend used by Workers that do not name one"},
+    {"heap_bytes", "STRATA_HEAP_BYTES", Type::Bytes, "268435456",
+     "bytes of the run heap (OUTPUT auto-allocation, Orchestrator::alloc)"},
+    {"buffer_bytes", "STRATA_BUFFER_BYTES", Type::Bytes, "4294967296",
+     "address space reserved per Worker for create_buffer (committed on first touch)"},
+    {"task_ring", "STRATA_TASK_RING", Type::Int, "4096", "task slots in flight before submit waits"},
+    {"submit_timeout_ms", "STRATA_SUBMIT_TIMEOUT_MS", Type::Millis, "30000",
+     "how long submit waits for a task slot or heap space before failing"},
+    {"init_timeout_ms", "STRATA_INIT_TIMEOUT_MS", Type::Millis, "120000",
+     "how long init() waits for every child to report ready"},
+    {"close_timeout_ms", "STRATA_CLOSE_TIMEOUT_MS", Type::Millis, "5000",
+     "how long close() waits for a child to exit before killing it"},
+    {"chip_threads", "STRATA_CHIP_THREADS", Type::Int, "2", "threads in a sim chip's block pool"},
+    {"spin_us", "STRATA_SPIN_US", Type::Int, "50",
+     "microseconds a waiter spins (yielding) before it blocks on a futex or poll"},
+    {"log", "STRATA_LOG", Type::String, "warn", "log level: error, warn, info, debug, trace"},
+    {"log_subsys", "STRATA_LOG_SUBSYS", Type::String, "all",
+     "comma-separated subsystems to log (sched, mailbox, proc, worker, comm, child) or 'all'"},
+};
+
+const Tunable& find(const char* name) {
+  for (const Tunable& t : kTunables)
+    if (std::strcmp(t.name, name) == 0) return t;
+  std::fprintf(stderr, "strata: unknown tunable '%s'\n", name);
+  std::abort();
+}
+
+uint64_t parse_u64(const Tunable& t, const char* text, bool* ok) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(text, &end, 0);
+  *ok = errno == 0 && end != text && text[0] != '-';
+  if (*ok && t.type == Type::Bytes && *end) {
+    switch (*end) {
+      case 'k': case 'K': v <<= 10; ++end; break;
+      case 'm': case 'M': v <<= 20; ++end; break;
+      case 'g': case 'G': v <<= 30; ++end; break;
+      default: break;
+    }
+  }
+  *ok = *ok && *end == '\0';
+  return v;
+}
+
+}  // namespace
+
+std::span<const Tunable> all() { return kTunables; }
+
+uint64_t get_u64(const char* name) {
+  const Tunable& t = find(name);
+  bool ok = false;
+  if (const char* env = std::getenv(t.env); env && *env) {
+    uint64_t v = parse_u64(t, env, &ok);
+    if (ok) return v;
+    STRATA_LOG_WARN("config", "ignoring %s=%s: not a number; using the default %s", t.env, env, t.fallback);
+  }
+  return parse_u64(t, t.fallback, &ok);
+}
+
+std::string get_string(const char* name) {
+  const Tunable& t = find(name);
+  if (const char* env = std::getenv(t.env); env && *env) return env;
+  return t.fallback;
+}
+
+std::string effective(const Tunable& t) {
+  return t.type == Type::String ? get_string(t.name) : std::to_string(get_u64(t.name));
+}
+
+}  // namespace strata::config

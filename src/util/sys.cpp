@@ -1,0 +1,26 @@
+#include "util/sys.hpp"
+
+#include <sched.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "strata/errors.hpp"
+#include "util/config.hpp"
+
+namespace strata::sys {
+
+std::string errno_message(const char* what, int err) {
+  return std::string(what) + ": " + std::strerror(err);
+}
+
+void throw_errno(const char* what) { throw SystemError(errno_message(what, errno)); }
+
+void yield() noexcept { sched_yield(); }
+
+int64_t spin_budget_ns() noexcept {
+  static const int64_t ns = static_cast<int64_t>(config::get_u64("spin_us")) * 1000;
+  return ns;
+}
+
+}  // namespace strata::sys
