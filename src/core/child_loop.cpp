@@ -96,7 +96,8 @@ void WorkerImpl::child_loop(ChildSlot& me, comm::ChipBackend* backend, Worker* i
       copy_message(s.message, sizeof s.message, msg);
     h.cpl_head.store(++cpl, std::memory_order_release);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (board_->header.parent_sleeping.load(std::memory_order_relaxed)) {
+    if (board_->header.parent_sleeping.load(std::memory_order_acquire) &&
+        cpl >= h.parent_wake_at.load(std::memory_order_relaxed)) {
       const uint64_t v = 1;
       ssize_t ignored = write(wake_fd_, &v, sizeof v);
       (void)ignored;

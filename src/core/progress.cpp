@@ -13,9 +13,13 @@
 
 namespace strata::detail {
 
-bool WorkerImpl::completions_pending() const noexcept {
+// True once some child has posted as many completions as the parent asked to be woken for.
+bool WorkerImpl::wake_threshold_reached() const noexcept {
   for (const ChildSlot& c : children_)
-    if (c.mb->header.cpl_head.load(std::memory_order_acquire) != c.completed) return true;
+    if (c.load() != 0 &&
+        c.mb->header.cpl_head.load(std::memory_order_acquire) >=
+            c.mb->header.parent_wake_at.load(std::memory_order_relaxed))
+      return true;
   return false;
 }
 
@@ -56,14 +60,19 @@ size_t WorkerImpl::poll_completions() {
 
 void WorkerImpl::wait_progress(int64_t deadline_ns) {
   if (poll_completions()) return;
-  if (sys::spin_until([this] { return completions_pending(); }, spin_ns_)) {
+  // Wake for half of what each child has in flight: enough to refill its ring long before it runs dry,
+  // and one wake-up per batch instead of one per task. Every pushed task finishes (children only wait
+  // for tasks pushed before theirs), so each threshold is reached.
+  for (ChildSlot& c : children_)
+    c.mb->header.parent_wake_at.store(c.completed + std::max<uint64_t>(1, c.load() / 2), std::memory_order_relaxed);
+  if (sys::spin_until([this] { return wake_threshold_reached(); }, spin_ns_)) {
     poll_completions();
     return;
   }
   std::atomic<uint32_t>& sleeping = board_->header.parent_sleeping;
-  sleeping.store(1, std::memory_order_relaxed);
+  sleeping.store(1, std::memory_order_release);  // publishes parent_wake_at with it
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!completions_pending()) {
+  if (!wake_threshold_reached()) {
     // Sleep until a completion, a death, a task deadline or our own deadline.
     int64_t now = sys::now_ns();
     int64_t until = deadline_ns;

@@ -25,6 +25,15 @@ T or_default(T value, const char* tunable) {
   return value != T{} ? value : static_cast<T>(config::get_u64(tunable));
 }
 
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out.append(", ");
+    out.append(item);
+  }
+  return out;
+}
+
 std::chrono::milliseconds or_default(std::chrono::milliseconds value, const char* tunable) {
   return value.count() ? value : std::chrono::milliseconds(config::get_u64(tunable));
 }
@@ -70,8 +79,7 @@ WorkerImpl::WorkerImpl(WorkerOptions opts) : opts_(std::move(opts)), level_(opts
   opts_.chip_threads = or_default(opts_.chip_threads, "chip_threads");
   if (opts_.backend.empty()) opts_.backend = config::get_string("backend");
   if (!comm::backend_available(opts_.backend)) {
-    std::string known;
-    for (const auto& n : comm::backend_names()) known += (known.empty() ? "" : ", ") + n;
+    const std::string known = join(comm::backend_names());
     throw UsageError("unknown or unavailable backend '" + opts_.backend + "'; compiled in: " + known);
   }
   spin_ns_ = sys::spin_budget_ns();
@@ -128,8 +136,7 @@ Kernel WorkerImpl::register_kernel(std::string_view name, KernelFn fn) {
   } else {
     fn = core::find_static_kernel(name);
     if (!fn) {
-      std::string known;
-      for (const auto& n : core::static_kernel_names()) known += (known.empty() ? "" : ", ") + n;
+      const std::string known = join(core::static_kernel_names());
       throw UsageError("no kernel named '" + std::string(name) +
                        "' is linked into this program (define it with STRATA_KERNEL(" + std::string(name) +
                        ") or use load_kernel); known kernels: " + (known.empty() ? "none" : known));
@@ -285,7 +292,10 @@ void WorkerImpl::wait_children_ready() {
       std::string how;
       if (state != ipc::ChildState::Ready && c.proc.try_reap(&how))
         throw Error("init(): " + child_name(c.kind, c.index) + " died while starting: " + how);
-      if (state != ipc::ChildState::Ready) pending += (pending.empty() ? "" : ", ") + child_name(c.kind, c.index);
+      if (state != ipc::ChildState::Ready) {
+        if (!pending.empty()) pending.append(", ");
+        pending.append(child_name(c.kind, c.index));
+      }
     }
     if (pending.empty()) return;
     const int64_t now = sys::now_ns();

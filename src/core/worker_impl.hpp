@@ -161,7 +161,7 @@ class WorkerImpl {
   void part_finished(TaskRecord& t, bool failed, bool poisoned, std::string error, ChildKind kind, int child);
   void finish(TaskRecord& t);
   size_t poll_completions();
-  bool completions_pending() const noexcept;
+  bool wake_threshold_reached() const noexcept;
   void wait_progress(int64_t deadline_ns);
   void handle_death(ChildSlot& c);
   void check_task_timeouts(int64_t now);

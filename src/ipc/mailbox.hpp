@@ -12,7 +12,9 @@
 // Wake-ups: a waiter spins briefly, then announces itself (child_sleeping / Board::parent_sleeping),
 // issues a seq_cst fence, rechecks, and blocks (child: futex on req_doorbell; parent: poll on an eventfd).
 // The producer publishes, issues a seq_cst fence, and only if the waiter announced itself bumps the
-// doorbell and wakes it: no system call while both sides are busy.
+// doorbell and wakes it: no system call while both sides are busy. A sleeping parent is woken only once
+// a child's completions reach `parent_wake_at` (it asks for half of what that child has in flight), so
+// a long stream of completions costs one wake-up per batch, not one per task.
 //
 // Board: one TaskStatus per task-ring slot, written by whichever process finishes (or fails) a task, so
 // a child can wait for a task on another chip without a round trip through the parent.
@@ -73,7 +75,8 @@ struct alignas(64) MailboxHeader {
   char init_message[kInitMessageBytes];
   // Written by the parent: request producer.
   alignas(64) std::atomic<uint64_t> req_head;
-  std::atomic<uint32_t> req_doorbell;  // futex word the child sleeps on
+  std::atomic<uint32_t> req_doorbell;     // futex word the child sleeps on
+  std::atomic<uint64_t> parent_wake_at;  // a sleeping parent wants an eventfd write once cpl_head reaches this
   // Written by the child: request consumer.
   alignas(64) std::atomic<uint64_t> req_tail;
   std::atomic<uint32_t> child_sleeping;
