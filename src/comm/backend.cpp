@@ -30,7 +30,8 @@ BackendRegistrar::BackendRegistrar(const char* name, BackendFactory factory, boo
 }
 
 bool kernel_invoke(const KernelImpl& k, const TaskContext& ctx, std::string* error) noexcept {
-  char msg[512] = {0};
+  char msg[512];
+  msg[0] = '\0';
   int rc = k.entry ? k.entry(&ctx, msg, sizeof msg) : detail::kernel_entry_call(k.fn, &ctx, msg, sizeof msg);
   if (rc == 0) return true;
   *error = msg[0] ? msg : "kernel returned error " + std::to_string(rc);

@@ -6,17 +6,13 @@
 namespace strata {
 
 TaskRef Orchestrator::submit(Kernel kernel, TaskArgs args, const CallConfig& cfg, int worker) {
-  std::vector<TaskArgs> parts;
-  parts.push_back(std::move(args));
-  return impl_->submit(ChildKind::Chip, kernel.id, parts, cfg, {worker}, run_);
+  return impl_->submit(ChildKind::Chip, kernel.id, {&args, 1}, cfg, {&worker, 1}, run_);
 }
 
 TaskRef Orchestrator::submit(OrchFn fn, TaskArgs args, const CallConfig& cfg, int worker) {
   if (impl_->level() < 4)
     throw UsageError("submit of an orchestration function on a level 3 Worker: it has no child Workers");
-  std::vector<TaskArgs> parts;
-  parts.push_back(std::move(args));
-  return impl_->submit(ChildKind::Worker, fn.id, parts, cfg, {worker}, run_);
+  return impl_->submit(ChildKind::Worker, fn.id, {&args, 1}, cfg, {&worker, 1}, run_);
 }
 
 TaskRef Orchestrator::submit_group(Kernel kernel, std::vector<TaskArgs> args, const CallConfig& cfg,
@@ -25,13 +21,11 @@ TaskRef Orchestrator::submit_group(Kernel kernel, std::vector<TaskArgs> args, co
   if (args.size() != workers.size())
     throw UsageError("submit_group: " + std::to_string(args.size()) + " argument sets for " +
                      std::to_string(workers.size()) + " workers; give one TaskArgs per worker");
-  return impl_->submit(ChildKind::Chip, kernel.id, args, cfg, std::move(workers), run_);
+  return impl_->submit(ChildKind::Chip, kernel.id, args, cfg, workers, run_);
 }
 
 TaskRef Orchestrator::submit_host(HostFn fn, TaskArgs args, const CallConfig& cfg, int worker) {
-  std::vector<TaskArgs> parts;
-  parts.push_back(std::move(args));
-  return impl_->submit(ChildKind::Sub, fn.id, parts, cfg, {worker}, run_);
+  return impl_->submit(ChildKind::Sub, fn.id, {&args, 1}, cfg, {&worker, 1}, run_);
 }
 
 Tensor Orchestrator::alloc(std::initializer_list<int64_t> shape, DType dtype) {

@@ -104,8 +104,8 @@ void* WorkerImpl::heap_alloc(size_t bytes, const char* what) {
   }
 }
 
-TaskRef WorkerImpl::submit(ChildKind kind, uint32_t callable, std::vector<TaskArgs>& parts, const CallConfig& cfg,
-                           std::vector<int> members, uint64_t run) {
+TaskRef WorkerImpl::submit(ChildKind kind, uint32_t callable, std::span<TaskArgs> parts, const CallConfig& cfg,
+                           std::span<const int> members, uint64_t run) {
   const char* what = kind == ChildKind::Chip ? "submit" : kind == ChildKind::Sub ? "submit_host" : "submit";
   check_in_run(run, what);
   // No check for dead children here: a task aimed at one fails when pushed, so run() still reports the
@@ -131,7 +131,7 @@ TaskRef WorkerImpl::submit(ChildKind kind, uint32_t callable, std::vector<TaskAr
                        " is out of range: this Worker has " + std::to_string(n) + " " + kname + "s (0.." +
                        std::to_string(n - 1) + ")");
   if (members.size() > 1) {
-    std::vector<int> sorted = members;
+    std::vector<int> sorted(members.begin(), members.end());
     std::sort(sorted.begin(), sorted.end());
     if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end() || sorted.front() == kAnyWorker)
       throw UsageError("submit_group of '" + *name + "': workers must be distinct chip indices");
@@ -169,7 +169,8 @@ TaskRef WorkerImpl::submit(ChildKind kind, uint32_t callable, std::vector<TaskAr
   t.parts = static_cast<uint32_t>(parts.size());
   t.parts_done = 0;
   t.target = members.size() == 1 ? members[0] : kAnyWorker;
-  t.members = members.size() > 1 ? std::move(members) : std::vector<int>{};
+  t.members.clear();  // keeps its capacity: no allocation per task once the ring has been around
+  if (members.size() > 1) t.members.assign(members.begin(), members.end());
   t.timeout_ns = static_cast<int64_t>(cfg.timeout.count()) * 1000000;
   t.pushed = t.finished = t.failed = t.poisoned = false;
   t.error.clear();
@@ -215,7 +216,11 @@ TaskRef WorkerImpl::submit(ChildKind kind, uint32_t callable, std::vector<TaskAr
 
   TaskRef ref;
   ref.id = id;
-  for (const TaskArgs& a : parts) ref.tensors.insert(ref.tensors.end(), a.tensors().begin(), a.tensors().end());
+  if (parts.size() == 1) {
+    ref.tensors.assign(parts[0].tensors().begin(), parts[0].tensors().end());
+  } else {
+    for (const TaskArgs& a : parts) ref.tensors.insert(ref.tensors.end(), a.tensors().begin(), a.tensors().end());
+  }
 
   if (producer_failed) {
     fail_unpushed(t, "not run: it depends on task #" + std::to_string(failed_producer) + ", which failed", kind, -1);

@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -125,8 +126,9 @@ class WorkerImpl {
   RawBuffer create_raw_buffer(size_t bytes);
 
   // Graph building (scheduler.cpp), called through Orchestrator.
-  TaskRef submit(ChildKind kind, uint32_t callable, std::vector<TaskArgs>& parts, const CallConfig& cfg,
-                 std::vector<int> members, uint64_t run);
+  /// One task: parts[i] runs on members[i]; a single part may name kAnyWorker.
+  TaskRef submit(ChildKind kind, uint32_t callable, std::span<TaskArgs> parts, const CallConfig& cfg,
+                 std::span<const int> members, uint64_t run);
   Tensor alloc(std::span<const int64_t> shape, DType dtype, uint64_t run);
   uint32_t scope_open(uint64_t run);
   void scope_close(uint32_t depth, uint64_t run);
