@@ -33,10 +33,10 @@ size_t encode_task(const TaskFrameInfo& info, std::span<const Tensor> tensors, s
     w.ndim = t.ndim;
     std::memcpy(p, &w, sizeof w);
     p += sizeof w;
-    std::memcpy(p, t.shape.data(), size_t{t.ndim} * sizeof(int64_t));
+    if (t.ndim) std::memcpy(p, t.shape.data(), size_t{t.ndim} * sizeof(int64_t));
     p += size_t{t.ndim} * sizeof(int64_t);
   }
-  std::memcpy(p, scalars.data(), scalars.size() * sizeof(uint64_t));
+  if (!scalars.empty()) std::memcpy(p, scalars.data(), scalars.size() * sizeof(uint64_t));
   p += scalars.size() * sizeof(uint64_t);
   h.payload_bytes = static_cast<uint32_t>(p - out - sizeof(FrameHeader));
   std::memcpy(out, &h, sizeof h);

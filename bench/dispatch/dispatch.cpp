@@ -1,0 +1,156 @@
+// bench/dispatch/dispatch.cpp — see dispatch.hpp.
+#include "dispatch.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "strata/strata.hpp"
+
+// The empty task: what is measured is everything around it.
+STRATA_KERNEL(bench_dispatch_noop) { (void)ctx; }
+// The chain's task: as good as empty, but counting lets the benchmark check that every task ran, in order
+// (a lost or concurrent increment shows up in the final count).
+STRATA_KERNEL(bench_dispatch_count) { ++*ctx.data<uint64_t>(0); }
+
+namespace {
+
+struct Options {
+  int chips = 2;
+  int tasks = 10000;
+  int reps = 5;
+  int roundtrips = 1000;
+};
+
+void print_help(const char* prog) {
+  std::printf(
+      "usage: %s [--chips N] [--tasks M] [--reps R] [--roundtrips K]\n"
+      "\n"
+      "Times whole Worker::run() calls of empty kernel tasks on N simulated chips and prints one JSON object:\n"
+      "  chain_us_per_task        M tasks chained by INOUT on one tensor, task i on chip i %% N (median of R)\n"
+      "  independent_tasks_per_s  M tasks without tensors on any chip (median of R)\n"
+      "  roundtrip_us_median      a run() of one task, submit to completion (median of K)\n"
+      "\n"
+      "  --chips N       chips (default 2)\n"
+      "  --tasks M       tasks per chain / independent run (default 10000)\n"
+      "  --reps R        runs of each (default 5)\n"
+      "  --roundtrips K  one-task runs (default 1000)\n",
+      prog);
+}
+
+// Returns -1 to go on, else the exit code.
+int parse(int argc, char** argv, Options* o) {
+  const char* prog = argc > 0 ? argv[0] : "bench_dispatch";
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      print_help(prog);
+      return 0;
+    }
+    std::string flag(arg), value;
+    if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      flag = std::string(arg.substr(0, eq));
+      value = std::string(arg.substr(eq + 1));
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    }
+    int* target = flag == "--chips"        ? &o->chips
+                  : flag == "--tasks"      ? &o->tasks
+                  : flag == "--reps"       ? &o->reps
+                  : flag == "--roundtrips" ? &o->roundtrips
+                                           : nullptr;
+    if (!target) {
+      std::fprintf(stderr, "%s: unknown option '%s' (see --help)\n", prog, flag.c_str());
+      return 2;
+    }
+    const long hi = flag == "--chips" ? 64 : 100000000;
+    char* end = nullptr;
+    long v = std::strtol(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || v < 1 || v > hi) {
+      std::fprintf(stderr, "%s: %s expects an integer in [1, %ld], got '%s'\n", prog, flag.c_str(), hi, value.c_str());
+      return 2;
+    }
+    *target = static_cast<int>(v);
+  }
+  return -1;
+}
+
+using Clock = std::chrono::steady_clock;
+
+double time_run(strata::Worker& w, const std::function<void(strata::Orchestrator&)>& fn) {
+  const auto t0 = Clock::now();
+  w.run(fn);
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// q-quantile of the samples (sorts them).
+double quantile(std::vector<double>& v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
+
+}  // namespace
+
+int bench_dispatch_main(int argc, char** argv) {
+  Options opt;
+  if (int rc = parse(argc, argv, &opt); rc >= 0) return rc;
+  try {
+    strata::Worker w({.chips = opt.chips});
+    const strata::Kernel noop = w.register_kernel("bench_dispatch_noop");
+    const strata::Kernel count = w.register_kernel("bench_dispatch_count");
+    w.init();
+    auto cell = w.create_buffer<uint64_t>(8);
+    const int n = opt.chips, m = opt.tasks;
+
+    const auto chain = [&](strata::Orchestrator& o) {
+      for (int i = 0; i < m; ++i) o.submit(count, strata::TaskArgs().inout(cell.tensor({1})), {}, i % n);
+    };
+    const auto independent = [&](strata::Orchestrator& o) {
+      for (int i = 0; i < m; ++i) o.submit(noop, strata::TaskArgs());
+    };
+    const auto one = [&](strata::Orchestrator& o) { o.submit(noop, strata::TaskArgs(), {}, 0); };
+
+    // One untimed run of each first: page faults in the rings and the children's first wake-ups.
+    time_run(w, chain);
+    time_run(w, independent);
+    for (int i = 0; i < 10; ++i) time_run(w, one);
+
+    std::vector<double> chain_s, indep_s, rt_s;
+    for (int r = 0; r < opt.reps; ++r) {
+      chain_s.push_back(time_run(w, chain));
+      indep_s.push_back(time_run(w, independent));
+    }
+    for (int r = 0; r < opt.roundtrips; ++r) rt_s.push_back(time_run(w, one));
+    w.close();
+    const uint64_t expected = uint64_t(m) * uint64_t(opt.reps + 1);
+    if (cell[0] != expected) {
+      std::fprintf(stderr, "%s: the chain counted %llu tasks, expected %llu: tasks were lost or overlapped\n",
+                   argc > 0 ? argv[0] : "bench_dispatch", static_cast<unsigned long long>(cell[0]),
+                   static_cast<unsigned long long>(expected));
+      return 1;
+    }
+
+    const double chain_med = quantile(chain_s, 0.5), chain_min = chain_s.front();
+    const double indep_med = quantile(indep_s, 0.5), indep_min = indep_s.front();
+    const double rt_med = quantile(rt_s, 0.5), rt_p99 = quantile(rt_s, 0.99);
+    std::printf(
+        "{\"bench\": \"dispatch\", \"version\": \"%s\", \"chips\": %d, \"tasks\": %d, \"reps\": %d, "
+        "\"chain_us_per_task\": %.3f, \"chain_us_per_task_min\": %.3f, "
+        "\"independent_tasks_per_s\": %.0f, \"independent_tasks_per_s_max\": %.0f, "
+        "\"independent_us_per_task\": %.3f, "
+        "\"roundtrips\": %d, \"roundtrip_us_median\": %.3f, \"roundtrip_us_p99\": %.3f}\n",
+        strata::version(), n, m, opt.reps, chain_med / m * 1e6, chain_min / m * 1e6, m / indep_med, m / indep_min,
+        indep_med / m * 1e6, opt.roundtrips, rt_med * 1e6, rt_p99 * 1e6);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: failed: %s\n", argc > 0 ? argv[0] : "bench_dispatch", e.what());
+    return 1;
+  }
+}

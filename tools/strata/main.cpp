@@ -1,0 +1,46 @@
+// tools/strata/main.cpp — entry point of the `strata` tool: picks the subcommand.
+#include <cstdio>
+#include <string_view>
+
+#include "cli.hpp"
+#include "strata/version.hpp"
+
+namespace {
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: strata <command> [options]\n"
+               "\n"
+               "commands:\n"
+               "  info                 version, backends and every tunable (environment variable, default, value)\n"
+               "  demo [options]       a tiled matrix multiplication over simulated chips, checked against a\n"
+               "                       single-process reference (strata demo --help)\n"
+               "  bench dispatch ...   task dispatch benchmark; prints one JSON object (strata bench --help)\n"
+               "  version              the library version\n"
+               "  help                 this text\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace strata::tool;
+  if (argc < 2) {
+    print_usage(stdout);
+    return 0;
+  }
+  std::string_view cmd = argv[1];
+  if (cmd == "info") return info_main(argc - 1, argv + 1);
+  if (cmd == "demo") return demo_main(argc - 1, argv + 1);
+  if (cmd == "bench") return bench_main(argc - 1, argv + 1);
+  if (cmd == "version" || cmd == "--version") {
+    std::printf("strata %s\n", strata::version());
+    return 0;
+  }
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    print_usage(stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "strata: unknown command '%s'\n\n", argv[1]);
+  print_usage(stderr);
+  return kUsageExit;
+}
