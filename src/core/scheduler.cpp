@@ -207,12 +207,7 @@ TaskRef WorkerImpl::submit(ChildKind kind, uint32_t callable, std::span<TaskArgs
   }
   t.producers.resize(keep);
 
-  ipc::TaskStatus& s = board_->at(id);
-  s.task_id.store(id, std::memory_order_seq_cst);
-  s.state.store(static_cast<uint32_t>(ipc::TaskState::Pending), std::memory_order_relaxed);
-  s.parts_left.store(t.parts, std::memory_order_relaxed);
-  s.failed_parts.store(0, std::memory_order_relaxed);
-  s.poisoned.store(0, std::memory_order_release);
+  ipc::board_arm(board_, id, t.parts);
 
   TaskRef ref;
   ref.id = id;

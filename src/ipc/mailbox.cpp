@@ -55,12 +55,25 @@ bool mailbox_wait_request(Mailbox* mb, int64_t spin_ns, int64_t timeout_ns) noex
   return ready();
 }
 
+void board_arm(Board* board, uint64_t id, uint32_t parts) noexcept {
+  TaskStatus& s = board->at(id);
+  s.task_id.store(id, std::memory_order_seq_cst);
+  s.parts_left.store(parts, std::memory_order_relaxed);
+  s.failed_parts.store(0, std::memory_order_relaxed);
+  s.poisoned.store(0, std::memory_order_relaxed);
+  s.state.store(board_state_word(id, TaskState::Pending), std::memory_order_seq_cst);
+}
+
+TaskState board_state(Board* board, uint64_t id) noexcept {
+  return static_cast<TaskState>(board->at(id).state.load(std::memory_order_acquire) & 3u);
+}
+
 void board_finish_part(Board* board, uint64_t task_id, bool failed) noexcept {
   TaskStatus& s = board->at(task_id);
   if (failed) s.failed_parts.fetch_add(1, std::memory_order_relaxed);
   if (s.parts_left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   const bool any_failed = s.failed_parts.load(std::memory_order_relaxed) != 0;
-  s.state.store(static_cast<uint32_t>(any_failed ? TaskState::Failed : TaskState::Done), std::memory_order_seq_cst);
+  s.state.store(board_state_word(task_id, any_failed ? TaskState::Failed : TaskState::Done), std::memory_order_seq_cst);
   if (s.waiters.load(std::memory_order_seq_cst)) futex_wake_all(&s.state);
 }
 
@@ -68,13 +81,14 @@ void board_force_failed(Board* board, uint64_t task_id) noexcept {
   TaskStatus& s = board->at(task_id);
   if (s.task_id.load(std::memory_order_relaxed) != task_id) return;
   s.failed_parts.fetch_add(1, std::memory_order_relaxed);
-  s.state.store(static_cast<uint32_t>(TaskState::Failed), std::memory_order_seq_cst);
+  s.state.store(board_state_word(task_id, TaskState::Failed), std::memory_order_seq_cst);
   if (s.waiters.load(std::memory_order_seq_cst)) futex_wake_all(&s.state);
 }
 
 DepOutcome board_wait(Board* board, uint64_t dep, uint64_t self, int64_t spin_ns) noexcept {
   TaskStatus& s = board->at(dep);
-  uint32_t st = 0;
+  const uint32_t pending = board_state_word(dep, TaskState::Pending);
+  uint32_t word = pending;
   bool retired = false;
   // The parent writes a reused slot's task_id before its state, so reading the id again after the
   // state tells whether the state read was still `dep`'s.
@@ -83,12 +97,12 @@ DepOutcome board_wait(Board* board, uint64_t dep, uint64_t self, int64_t spin_ns
       retired = true;
       return true;
     }
-    st = s.state.load(std::memory_order_seq_cst);
+    word = s.state.load(std::memory_order_seq_cst);
     if (s.task_id.load(std::memory_order_seq_cst) != dep) {
       retired = true;
       return true;
     }
-    return st != static_cast<uint32_t>(TaskState::Pending);
+    return word != pending;
   };
   if (!sys::spin_until(finished, spin_ns)) {
     for (;;) {
@@ -97,8 +111,9 @@ DepOutcome board_wait(Board* board, uint64_t dep, uint64_t self, int64_t spin_ns
         s.waiters.fetch_sub(1, std::memory_order_relaxed);
         break;
       }
-      // The bounded sleep is a safety net only: every finish wakes the waiters.
-      futex_wait(&s.state, static_cast<uint32_t>(TaskState::Pending), 50'000'000);
+      // Any finish or re-arm changes the word, so this cannot sleep through either; the bounded sleep
+      // is only a safety net.
+      futex_wait(&s.state, pending, 50'000'000);
       s.waiters.fetch_sub(1, std::memory_order_relaxed);
       if (finished()) break;
     }
@@ -107,7 +122,7 @@ DepOutcome board_wait(Board* board, uint64_t dep, uint64_t self, int64_t spin_ns
     // The parent sets our poisoned flag before it retires a failed producer's slot.
     return board->at(self).poisoned.load(std::memory_order_acquire) ? DepOutcome::Failed : DepOutcome::Done;
   }
-  return st == static_cast<uint32_t>(TaskState::Failed) ? DepOutcome::Failed : DepOutcome::Done;
+  return (word & 3u) == static_cast<uint32_t>(TaskState::Failed) ? DepOutcome::Failed : DepOutcome::Done;
 }
 
 }  // namespace strata::ipc

@@ -111,9 +111,12 @@ enum class TaskState : uint32_t { Pending = 0, Done = 1, Failed = 2 };
 /// Status of the task that owns a task-ring slot. `task_id` says which task that is: a waiter that finds
 /// another id knows its task was retired, which the parent does only after processing its completion
 /// (and, if it failed, after setting `poisoned` on every consumer already pushed).
+/// `state` holds the TaskState in its low 2 bits and the low 30 bits of the task id above them, so
+/// re-arming a slot for a later task always changes the word: a waiter that found the old task
+/// pending never sleeps through that task's finish and the slot's reuse (see board_state_word).
 struct alignas(64) TaskStatus {
   std::atomic<uint64_t> task_id;
-  std::atomic<uint32_t> state;         // TaskState; futex word
+  std::atomic<uint32_t> state;         // board_state_word(task_id, TaskState); futex word
   std::atomic<uint32_t> parts_left;    // group parts not finished
   std::atomic<uint32_t> failed_parts;  // group parts that failed
   std::atomic<uint32_t> waiters;       // processes sleeping on `state`
@@ -139,6 +142,17 @@ struct Board {
   static size_t bytes_for(uint32_t slots) noexcept { return sizeof(Board) + size_t{slots} * sizeof(TaskStatus); }
 };
 static_assert(sizeof(Board) == 128);
+
+/// The value of TaskStatus::state for task `id` in state `st`.
+constexpr uint32_t board_state_word(uint64_t id, TaskState st) noexcept {
+  return static_cast<uint32_t>(id << 2) | static_cast<uint32_t>(st);
+}
+
+/// Parent: gives the slot of task `id` to it, pending, with `parts` parts to finish. Writes task_id
+/// before state, which board_wait relies on.
+void board_arm(Board* board, uint64_t id, uint32_t parts) noexcept;
+/// The state of the task now in `id`'s slot (meaningful while that slot still holds `id`).
+TaskState board_state(Board* board, uint64_t id) noexcept;
 
 /// Initialises a mailbox in zeroed shared memory (parent, before fork).
 void mailbox_init(Mailbox* mb, uint32_t child_kind, int32_t child_index) noexcept;

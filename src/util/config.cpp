@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
-#include <string_view>
-#include <unordered_map>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "util/log.hpp"
 
@@ -41,6 +41,22 @@ const Tunable& find(const char* name) {
   std::abort();
 }
 
+// The environment as it was when a tunable was first asked for, for every tunable: read once, so a
+// later setenv() cannot change a value half-way through a process (or differ between parent and child).
+const std::vector<std::optional<std::string>>& env_snapshot() {
+  static const std::vector<std::optional<std::string>> snap = [] {
+    std::vector<std::optional<std::string>> out;
+    for (const Tunable& t : kTunables) {
+      const char* v = std::getenv(t.env);
+      out.push_back(v && *v ? std::optional<std::string>(v) : std::nullopt);
+    }
+    return out;
+  }();
+  return snap;
+}
+
+const std::optional<std::string>& env_of(const Tunable& t) { return env_snapshot()[static_cast<size_t>(&t - kTunables)]; }
+
 uint64_t parse_u64(const Tunable& t, const char* text, bool* ok) {
   char* end = nullptr;
   errno = 0;
@@ -65,17 +81,17 @@ std::span<const Tunable> all() { return kTunables; }
 uint64_t get_u64(const char* name) {
   const Tunable& t = find(name);
   bool ok = false;
-  if (const char* env = std::getenv(t.env); env && *env) {
-    uint64_t v = parse_u64(t, env, &ok);
+  if (const auto& env = env_of(t)) {
+    uint64_t v = parse_u64(t, env->c_str(), &ok);
     if (ok) return v;
-    STRATA_LOG_WARN("config", "ignoring %s=%s: not a number; using the default %s", t.env, env, t.fallback);
+    STRATA_LOG_WARN("config", "ignoring %s=%s: not a number; using the default %s", t.env, env->c_str(), t.fallback);
   }
   return parse_u64(t, t.fallback, &ok);
 }
 
 std::string get_string(const char* name) {
   const Tunable& t = find(name);
-  if (const char* env = std::getenv(t.env); env && *env) return env;
+  if (const auto& env = env_of(t)) return *env;
   return t.fallback;
 }
 
