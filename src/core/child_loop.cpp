@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 
+#include "core/registry.hpp"
 #include "core/worker_impl.hpp"
 #include "util/log.hpp"
 #include "util/sys.hpp"
@@ -126,16 +127,23 @@ void WorkerImpl::child_loop(ChildSlot& me, comm::ChipBackend* backend, Worker* i
       case ipc::FrameKind::Shutdown:
         return;
       case ipc::FrameKind::LoadKernel: {
-        void* handle = dlopen(frame->library, RTLD_NOW | RTLD_LOCAL);
-        auto entry = handle ? reinterpret_cast<detail::KernelEntry>(dlsym(handle, frame->symbol)) : nullptr;
-        if (!entry) {
+        comm::KernelImpl impl;
+        if (frame->library[0] == '\0') {
+          impl.fn = core::find_static_kernel(frame->symbol);  // a STRATA_KERNEL of this program
+        } else {
+          void* handle = dlopen(frame->library, RTLD_NOW | RTLD_LOCAL);
+          impl.entry = handle ? reinterpret_cast<detail::KernelEntry>(dlsym(handle, frame->symbol)) : nullptr;
+          if (!handle) err = dlerror();
+        }
+        if (!impl.fn && !impl.entry) {
           complete(fh.task_id, 0, ipc::CompletionStatus::Failed, 0,
-                   std::string("cannot load ") + frame->symbol + " from " + frame->library + ": " +
-                       (handle ? "no such symbol" : dlerror()));
+                   std::string("cannot load ") + frame->symbol + " from " +
+                       (frame->library[0] ? frame->library : "this program") + ": " +
+                       (err.empty() ? "no such kernel" : err));
           continue;
         }
         if (kernels_.size() <= fh.callable) kernels_.resize(fh.callable + 1);
-        kernels_[fh.callable] = RegisteredKernel{frame->symbol, comm::KernelImpl{nullptr, entry}, frame->library};
+        kernels_[fh.callable] = RegisteredKernel{frame->symbol, impl, frame->library};
         complete(fh.task_id, 0, ipc::CompletionStatus::Ok, 0, {});
         continue;
       }

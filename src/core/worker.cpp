@@ -144,8 +144,15 @@ Kernel WorkerImpl::register_kernel(std::string_view name, KernelFn fn) {
   }
   for (uint32_t i = 0; i < kernels_.size(); ++i)
     if (kernels_[i].name == name && kernels_[i].impl.fn == fn) return Kernel{i};
+  const auto id = static_cast<uint32_t>(kernels_.size());
+  if (initialized_) {
+    // The chips have the function (same program) but not this table entry: tell them, by name.
+    check_usable("register_kernel");
+    if (in_run_) throw UsageError("register_kernel('" + std::string(name) + "') inside run(): register between runs");
+    send_load_kernel(id, "", std::string(name));
+  }
   kernels_.push_back(RegisteredKernel{std::string(name), comm::KernelImpl{fn, nullptr}, {}});
-  return Kernel{static_cast<uint32_t>(kernels_.size() - 1)};
+  return Kernel{id};
 }
 
 Kernel WorkerImpl::load_kernel(const std::string& library, std::string_view name) {
@@ -162,18 +169,20 @@ Kernel WorkerImpl::load_kernel(const std::string& library, std::string_view name
     throw UsageError("load_kernel: '" + library + "' has no kernel '" + std::string(name) + "' (no symbol " + symbol +
                      "; export it with STRATA_KERNEL(" + std::string(name) + "))");
   const auto id = static_cast<uint32_t>(kernels_.size());
-  if (initialized_) {
-    unsigned char frame[ipc::kRequestSlotBytes];
-    const size_t len = ipc::encode_load_kernel(id, library, symbol, frame, sizeof frame);
-    if (len == 0) throw UsageError("load_kernel: library path too long for a mailbox frame");
-    for (int i = 0; i < count_[0]; ++i) {
-      std::string error;
-      control(child(ChildKind::Chip, i), frame, len, &error);
-      if (!error.empty()) throw Error("load_kernel: " + child_name(ChildKind::Chip, i) + ": " + error);
-    }
-  }
+  if (initialized_) send_load_kernel(id, library, symbol);
   kernels_.push_back(RegisteredKernel{std::string(name), comm::KernelImpl{nullptr, entry}, library});
   return Kernel{id};
+}
+
+void WorkerImpl::send_load_kernel(uint32_t id, const std::string& library, const std::string& symbol) {
+  unsigned char frame[ipc::kRequestSlotBytes];
+  const size_t len = ipc::encode_load_kernel(id, library, symbol, frame, sizeof frame);
+  if (len == 0) throw UsageError("load_kernel: library path too long for a mailbox frame");
+  for (int i = 0; i < count_[0]; ++i) {
+    std::string error;
+    control(child(ChildKind::Chip, i), frame, len, &error);
+    if (!error.empty()) throw Error("kernel '" + symbol + "': " + child_name(ChildKind::Chip, i) + ": " + error);
+  }
 }
 
 HostFn WorkerImpl::register_host(HostCallable fn, std::string name) {

@@ -146,6 +146,8 @@ class WorkerImpl {
 
   // worker.cpp
   void ensure_arena();
+  /// Tells every chip that kernel `id` is `symbol` in `library` ("" for a STRATA_KERNEL of the program).
+  void send_load_kernel(uint32_t id, const std::string& library, const std::string& symbol);
   void check_usable(const char* what) const;
   void check_in_run(uint64_t run, const char* what) const;
   void teardown_children(bool graceful) noexcept;
