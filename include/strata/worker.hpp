@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "strata/domain.hpp"
 #include "strata/errors.hpp"
 #include "strata/kernel.hpp"
 #include "strata/types.hpp"
@@ -95,6 +96,13 @@ struct WorkerOptions {
   bool allow_threads = false;
   /// Chip backend ("sim"). STRATA_BACKEND.
   std::string backend = {};
+  /// Backend-specific settings, "key=value,key=value" (sim: fault injection for tests,
+  /// "fail_window_alloc=<chip>", "crash_window_alloc=<chip>").
+  std::string backend_options = {};
+  /// Bring-up at init(): one entry per chip (level 3). init() then allocates a domain over every chip
+  /// (rank r is the chip whose entry has rank r), loads the inputs, and fails fast on the first chip
+  /// that reports an error. See chip_contexts().
+  std::vector<ChipBringup> bringup = {};
 };
 
 /// Host memory, allocated by a Worker, that every child process reaches at the same address
@@ -191,6 +199,12 @@ class Worker {
     return Buffer<T>(create_raw_buffer(count * sizeof(T)));
   }
 
+  /// Per chip (by chip index), what the bring-up at init() produced. Throws UsageError before init()
+  /// or when the Worker has no bring-up configuration.
+  const std::vector<ChipContext>& chip_contexts() const;
+  /// How many times the base communicator was brought up (0 or 1: lazily, once per Worker).
+  int comm_bringups() const noexcept;
+
   int level() const noexcept;
   int chip_count() const noexcept;
   int sub_count() const noexcept;
@@ -236,6 +250,16 @@ class Orchestrator {
   Tensor alloc(std::initializer_list<int64_t> shape, DType dtype);
   /// Opens a nested lifetime scope for heap allocations.
   Scope scope();
+
+  /// Allocates a communication domain over `spec.workers` (a transaction across the members: all or
+  /// none). Validates in the parent first; throws UsageError for a bad spec and strata::Error naming
+  /// the failing chip if a member fails. See strata/domain.hpp.
+  Domain allocate_domain(DomainSpec spec);
+  /// Copies `bytes` (default: the whole buffer) from host memory into a chip's domain buffer, after
+  /// the buffer's last writer has finished. Synchronous: the bytes are there when it returns.
+  void copy_to(const DomainBuffer& dst, const void* src, size_t bytes = SIZE_MAX);
+  /// Copies a chip's domain buffer into host memory, after the buffer's last writer has finished.
+  void copy_from(void* dst, const DomainBuffer& src, size_t bytes = SIZE_MAX);
 
   int level() const noexcept;
   int chip_count() const noexcept;

@@ -10,6 +10,7 @@ struct Entry {
   const char* name;
   BackendFactory factory;
   bool (*available)();
+  BackendPrepare prepare;
 };
 
 std::vector<Entry>& registry() {
@@ -25,8 +26,15 @@ const Entry* find(const std::string& name) {
 
 }  // namespace
 
-BackendRegistrar::BackendRegistrar(const char* name, BackendFactory factory, bool (*available)()) noexcept {
-  registry().push_back(Entry{name, factory, available});
+BackendRegistrar::BackendRegistrar(const char* name, BackendFactory factory, bool (*available)(),
+                                   BackendPrepare prepare) noexcept {
+  registry().push_back(Entry{name, factory, available, prepare});
+}
+
+std::unique_ptr<BackendShared> prepare_backend(const std::string& name, int chip_count, std::string* error) {
+  const Entry* e = find(name);
+  if (!e || !e->prepare) return nullptr;
+  return e->prepare(chip_count, error);
 }
 
 bool kernel_invoke(const KernelImpl& k, const TaskContext& ctx, std::string* error) noexcept {

@@ -1,7 +1,8 @@
 // comm/backend.hpp — the one narrow interface behind which chip kinds differ.
 //
 // A ChipBackend lives in a chip process (created there after fork) and does what depends on the kind of
-// chip: running a kernel as `block_dim` blocks, device memory, and copies between host and device. Core
+// chip: running a kernel as `block_dim` blocks, device memory, copies between host and device, and
+// windows (allocate + export a descriptor, import a peer's descriptor, release). Core
 // code holds only this interface and never asks which backend it has. A backend is a folder under comm/
 // that fills this interface and registers itself in one line with STRATA_REGISTER_BACKEND; a backend
 // whose hardware is missing reports itself unavailable instead of failing to build.
@@ -30,11 +31,28 @@ struct KernelImpl {
 /// Calls one block of a kernel, turning an exception into false + message. Thread-safe.
 bool kernel_invoke(const KernelImpl& k, const TaskContext& ctx, std::string* error) noexcept;
 
-struct ChipInfo {
-  int chip_index = 0;  // position among the Worker's chips
-  int device_id = 0;   // the device this chip drives
-  uint32_t threads = 1;  // block pool size (sim)
+/// What a backend sets up in the parent before the chips are forked (e.g. the sim backend's device
+/// memory, which must be mapped before fork so every chip sees every window at the same address).
+/// Owned by the Worker; destroyed at close().
+class BackendShared {
+ public:
+  virtual ~BackendShared() = default;
 };
+
+struct ChipInfo {
+  int chip_index = 0;     // position among the Worker's chips
+  int chip_count = 1;     // chips of the Worker
+  int device_id = 0;      // the device this chip drives
+  uint32_t threads = 1;   // block pool size (sim)
+  BackendShared* shared = nullptr;  // what prepare() made, inherited by fork
+  std::string options;    // WorkerOptions::backend_options (backend-specific, e.g. fault injection)
+};
+
+/// Opaque description of a window that another chip can import (sim: an offset; CUDA: an IPC handle).
+struct WindowDescriptor {
+  uint64_t words[8] = {};
+};
+static_assert(sizeof(WindowDescriptor) == 64);
 
 class ChipBackend {
  public:
@@ -53,14 +71,32 @@ class ChipBackend {
   /// Synchronous copies between host memory and this chip's memory.
   virtual bool copy_to_device(void* dst, const void* src, size_t bytes, std::string* error) noexcept = 0;
   virtual bool copy_from_device(void* dst, const void* src, size_t bytes, std::string* error) noexcept = 0;
+
+  // ---- Windows (communication domains) ----
+  /// Brings up the base communicator among the Worker's chips (once per Worker, before the first window).
+  virtual bool comm_bringup(std::string* error) noexcept = 0;
+  /// Allocates `bytes` (a multiple of 4096) of this chip's memory for a window, zeroed before it returns,
+  /// and describes it so peers can import it.
+  virtual bool window_alloc(size_t bytes, void** local, WindowDescriptor* desc, std::string* error) noexcept = 0;
+  /// Makes a peer's window addressable from this chip.
+  virtual bool window_import(const WindowDescriptor& desc, void** addr, std::string* error) noexcept = 0;
+  virtual void window_unimport(void* addr) noexcept = 0;
+  /// Frees a window window_alloc gave (after every peer has unimported it).
+  virtual void window_free(void* local) noexcept = 0;
 };
 
 using BackendFactory = std::unique_ptr<ChipBackend> (*)();
+/// Runs in the parent before fork; may return null when the backend needs nothing shared.
+using BackendPrepare = std::unique_ptr<BackendShared> (*)(int chip_count, std::string* error);
 
 struct BackendRegistrar {
   /// `available` says whether the hardware is there (a missing backend is listed but not usable).
-  BackendRegistrar(const char* name, BackendFactory factory, bool (*available)()) noexcept;
+  BackendRegistrar(const char* name, BackendFactory factory, bool (*available)(), BackendPrepare prepare) noexcept;
 };
+
+/// The backend's parent-side preparation (null when none is needed). Throws nothing; null + error on
+/// failure.
+std::unique_ptr<BackendShared> prepare_backend(const std::string& name, int chip_count, std::string* error);
 
 /// A new backend of that name, or nullptr if unknown or unavailable.
 std::unique_ptr<ChipBackend> make_backend(const std::string& name);
@@ -71,5 +107,5 @@ std::vector<std::string> backend_names();
 
 }  // namespace strata::comm
 
-#define STRATA_REGISTER_BACKEND(name, factory, available) \
-  static const ::strata::comm::BackendRegistrar strata_backend_registrar_##name{#name, factory, available}
+#define STRATA_REGISTER_BACKEND(name, factory, available, prepare) \
+  static const ::strata::comm::BackendRegistrar strata_backend_registrar_##name{#name, factory, available, prepare}

@@ -46,7 +46,14 @@ int WorkerImpl::child_main(size_t slot) {
       backend = comm::make_backend(opts_.backend);
       std::string err;
       if (!backend) return fail_init("backend '" + opts_.backend + "' is not available");
-      if (!backend->start(comm::ChipInfo{me.index, me.device_id, opts_.chip_threads}, &err)) return fail_init(err);
+      comm::ChipInfo info;
+      info.chip_index = me.index;
+      info.chip_count = count_[0];
+      info.device_id = me.device_id;
+      info.threads = opts_.chip_threads;
+      info.shared = backend_shared_.get();
+      info.options = opts_.backend_options;
+      if (!backend->start(info, &err)) return fail_init(err);
       break;
     }
     case ChildKind::Sub:
@@ -105,6 +112,24 @@ void WorkerImpl::child_loop(ChildSlot& me, comm::ChipBackend* backend, Worker* i
     }
   };
 
+  // A reply that carries bytes (domain requests): status Ok, detail and message as the handler set.
+  auto complete_reply = [&](uint64_t id, const ipc::CompletionSlot& reply) {
+    ipc::CompletionSlot& s = mb->completions[cpl % ipc::kCompletionSlots];
+    std::memcpy(&s, &reply, sizeof s);
+    s.task_id = id;
+    s.part = 0;
+    s.status = static_cast<int32_t>(ipc::CompletionStatus::Ok);
+    h.cpl_head.store(++cpl, std::memory_order_release);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (board_->header.parent_sleeping.load(std::memory_order_acquire) &&
+        cpl >= h.parent_wake_at.load(std::memory_order_relaxed)) {
+      const uint64_t v = 1;
+      ssize_t ignored = write(wake_fd_, &v, sizeof v);
+      (void)ignored;
+    }
+  };
+  ChipWindows windows;
+
   for (;;) {
     if (h.req_head.load(std::memory_order_acquire) == tail) {
       ipc::mailbox_wait_request(mb, spin_ns_, 1'000'000'000);
@@ -149,6 +174,18 @@ void WorkerImpl::child_loop(ChildSlot& me, comm::ChipBackend* backend, Worker* i
       }
       case ipc::FrameKind::Task:
         break;
+      default: {
+        // Domain and copy requests: chips only.
+        ipc::CompletionSlot reply{};
+        const bool done = backend ? child_control(*frame, *backend, windows, &reply, &err) : false;
+        if (!backend) err = std::string(child_kind_name(me.kind)) + " processes have no device memory";
+        if (done) {
+          complete_reply(fh.task_id, reply);
+        } else {
+          complete(fh.task_id, 0, ipc::CompletionStatus::Failed, 0, err);
+        }
+        continue;
+      }
     }
 
     // Wait for the producers the parent named; a failed one poisons this task.
@@ -166,7 +203,17 @@ void WorkerImpl::child_loop(ChildSlot& me, comm::ChipBackend* backend, Worker* i
     }
 
     h.running_task.store(fh.task_id, std::memory_order_relaxed);
-    if (fh.timeout_ns > 0) h.running_deadline_ns.store(sys::now_ns() + fh.timeout_ns, std::memory_order_release);
+    if (fh.timeout_ns > 0) {
+      h.running_deadline_ns.store(sys::now_ns() + fh.timeout_ns, std::memory_order_release);
+      // A parent already asleep computed its timeout without this deadline: wake it to take it in.
+      // (Dekker with the parent's parent_sleeping store and fence in wait_progress.)
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (board_->header.parent_sleeping.load(std::memory_order_acquire)) {
+        const uint64_t v = 1;
+        ssize_t ignored = write(wake_fd_, &v, sizeof v);
+        (void)ignored;
+      }
+    }
     TaskContext ctx({frame->tensors, fh.ntensors}, {frame->tags, fh.ntensors}, {frame->scalars, fh.nscalars},
                     fh.task_id, 0, fh.block_dim, me.index, fh.part, fh.parts);
     bool success = false;
@@ -211,6 +258,95 @@ void WorkerImpl::child_loop(ChildSlot& me, comm::ChipBackend* backend, Worker* i
     h.running_task.store(0, std::memory_order_relaxed);
     ipc::board_finish_part(board_, fh.task_id, !success);
     complete(fh.task_id, fh.part, success ? ipc::CompletionStatus::Ok : ipc::CompletionStatus::Failed, 0, err);
+  }
+}
+
+bool WorkerImpl::child_control(const ipc::DecodedFrame& f, comm::ChipBackend& backend, ChipWindows& windows,
+                               ipc::CompletionSlot* reply, std::string* err) {
+  switch (static_cast<ipc::FrameKind>(f.header.kind)) {
+    case ipc::FrameKind::CommBringup:
+      return backend.comm_bringup(err);
+    case ipc::FrameKind::DomainPrepare: {
+      ipc::DomainPreparePayload p;
+      std::memcpy(&p, f.payload, sizeof p);
+      ChipWindow w;
+      comm::WindowDescriptor desc;
+      if (!backend.window_alloc(p.bytes, &w.local, &desc, err)) return false;
+      w.bytes = p.bytes;
+      windows[p.allocation_id] = w;
+      std::memcpy(reply->message, &desc, sizeof desc);
+      const auto local = reinterpret_cast<uint64_t>(w.local);
+      std::memcpy(reply->message + sizeof desc, &local, sizeof local);
+      return true;
+    }
+    case ipc::FrameKind::DomainCommit: {
+      ipc::DomainCommitPayload p;
+      std::memcpy(&p, f.payload, sizeof p);
+      auto it = windows.find(p.allocation_id);
+      if (it == windows.end()) {
+        *err = "commit of allocation " + std::to_string(p.allocation_id) + " that this chip never prepared";
+        return false;
+      }
+      ChipWindow& w = it->second;
+      if (p.size == 0 || p.size > STRATA_COMM_MAX_RANKS || p.rank >= p.size || p.nbuffers > ipc::kMaxDomainBuffers ||
+          p.window_size + 2 * 4096 > w.bytes) {
+        *err = "malformed domain commit";
+        return false;
+      }
+      const auto* descs = reinterpret_cast<const comm::WindowDescriptor*>(p.descriptors);
+      char* base = static_cast<char*>(w.local);
+      auto* ctx = reinterpret_cast<CommContext*>(base + p.window_size + 4096);
+      std::memset(ctx, 0, sizeof *ctx);
+      for (uint32_t r = 0; r < p.size; ++r) {
+        void* addr = w.local;
+        if (r != p.rank) {
+          if (!backend.window_import(descs[r], &addr, err)) {
+            *err = "importing rank " + std::to_string(r) + "'s window: " + *err;
+            for (void* a : w.imports) backend.window_unimport(a);
+            w.imports.clear();
+            return false;
+          }
+          w.imports.push_back(addr);
+        }
+        ctx->windows[r] = reinterpret_cast<uint64_t>(addr);
+      }
+      ctx->rank = p.rank;
+      ctx->size = p.size;
+      ctx->window_size = p.window_size;
+      ctx->workspace = reinterpret_cast<uint64_t>(base + p.window_size);
+      ctx->workspace_size = STRATA_COMM_SIGNAL_BYTES;
+      // Carve the named buffers in declaration order and report where they are.
+      auto* out = reinterpret_cast<uint64_t*>(p.buffer_ptrs);
+      uint64_t off = 0;
+      for (uint32_t b = 0; b < p.nbuffers; ++b) {
+        out[b] = reinterpret_cast<uint64_t>(base + off);
+        off = (off + p.buffer_bytes[b] + 63) / 64 * 64;
+      }
+      reply->detail = reinterpret_cast<uint64_t>(ctx);
+      std::memcpy(reply->message, &p.nbuffers, sizeof p.nbuffers);
+      return true;
+    }
+    case ipc::FrameKind::DomainFree: {
+      ipc::DomainFreePayload p;
+      std::memcpy(&p, f.payload, sizeof p);
+      auto it = windows.find(p.allocation_id);
+      if (it == windows.end()) return true;  // nothing was allocated here: freeing is idempotent
+      for (void* a : it->second.imports) backend.window_unimport(a);
+      backend.window_free(it->second.local);
+      windows.erase(it);
+      return true;
+    }
+    case ipc::FrameKind::Copy: {
+      ipc::CopyPayload p;
+      std::memcpy(&p, f.payload, sizeof p);
+      auto* dst = reinterpret_cast<void*>(p.dst);
+      const auto* src = reinterpret_cast<const void*>(p.src);
+      return p.to_device ? backend.copy_to_device(dst, src, p.bytes, err)
+                         : backend.copy_from_device(dst, src, p.bytes, err);
+    }
+    default:
+      *err = "unknown control frame kind " + std::to_string(f.header.kind);
+      return false;
   }
 }
 

@@ -34,6 +34,16 @@ Tensor Orchestrator::alloc(std::initializer_list<int64_t> shape, DType dtype) {
 
 Scope Orchestrator::scope() { return Scope(impl_, run_, impl_->scope_open(run_)); }
 
+Domain Orchestrator::allocate_domain(DomainSpec spec) { return impl_->allocate_domain(std::move(spec), run_); }
+
+void Orchestrator::copy_to(const DomainBuffer& dst, const void* src, size_t bytes) {
+  impl_->copy(dst, const_cast<void*>(src), bytes, true, run_);
+}
+
+void Orchestrator::copy_from(void* dst, const DomainBuffer& src, size_t bytes) {
+  impl_->copy(src, dst, bytes, false, run_);
+}
+
 int Orchestrator::level() const noexcept { return impl_->level(); }
 int Orchestrator::chip_count() const noexcept { return impl_->count(ChildKind::Chip); }
 int Orchestrator::sub_count() const noexcept { return impl_->count(ChildKind::Sub); }

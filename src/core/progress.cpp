@@ -157,29 +157,51 @@ void WorkerImpl::handle_death(ChildSlot& c) {
   }
 }
 
+uint64_t WorkerImpl::control_post(ChildSlot& c, const unsigned char* frame, size_t len) {
+  while (c.alive && !c.has_room()) wait_progress(-1);
+  const uint64_t index = c.pushed;
+  if (!c.alive) return index;
+  const uint64_t id = kControlIdBit | ++control_seq_;
+  unsigned char* slot = c.mb->requests[c.pushed % ipc::kRequestSlots];
+  std::memcpy(slot, frame, len);
+  reinterpret_cast<ipc::FrameHeader*>(slot)->task_id = id;
+  c.inflight.push_back(id);
+  ++c.pushed;
+  ipc::mailbox_publish_requests(c.mb, c.pushed);
+  return index;
+}
+
+bool WorkerImpl::control_wait(ChildSlot& c, uint64_t index, ipc::CompletionSlot* reply, std::string* error,
+                              int64_t deadline_ns) {
+  while (c.alive && c.completed <= index) {
+    if (deadline_ns >= 0 && sys::now_ns() >= deadline_ns) {
+      *error = child_name(c.kind, c.index) + " did not answer in time";
+      return false;
+    }
+    wait_progress(deadline_ns);
+  }
+  if (c.completed <= index) {
+    *error = child_name(c.kind, c.index) + " died: " + c.death;
+    return false;
+  }
+  // The slot stays ours until the parent pushes kCompletionSlots more frames to this child.
+  *reply = c.mb->completions[index % ipc::kCompletionSlots];
+  if (reply->status != static_cast<int32_t>(ipc::CompletionStatus::Ok)) {
+    *error = std::string(reply->message, strnlen(reply->message, sizeof reply->message));
+    return false;
+  }
+  return true;
+}
+
 uint64_t WorkerImpl::control(ChildSlot& c, const unsigned char* frame, size_t len, std::string* error) {
   if (!c.alive) {
     *error = child_name(c.kind, c.index) + " is dead (" + c.death + ")";
     return 0;
   }
-  while (!c.has_room() && c.alive) wait_progress(-1);
-  const uint64_t id = kControlIdBit | ++control_seq_;
-  unsigned char* slot = c.mb->requests[c.pushed % ipc::kRequestSlots];
-  std::memcpy(slot, frame, len);
-  reinterpret_cast<ipc::FrameHeader*>(slot)->task_id = id;
-  const uint64_t index = c.pushed;
-  c.inflight.push_back(id);
-  ++c.pushed;
-  ipc::mailbox_publish_requests(c.mb, c.pushed);
-  while (c.alive && c.completed <= index) wait_progress(-1);
-  if (!c.alive && c.completed <= index) {
-    *error = child_name(c.kind, c.index) + " died: " + c.death;
-    return id;
-  }
-  const ipc::CompletionSlot& s = c.mb->completions[index % ipc::kCompletionSlots];
-  if (s.status != static_cast<int32_t>(ipc::CompletionStatus::Ok))
-    *error = std::string(s.message, strnlen(s.message, sizeof s.message));
-  return id;
+  ipc::CompletionSlot reply;
+  const uint64_t index = control_post(c, frame, len);
+  control_wait(c, index, &reply, error, -1);
+  return index;
 }
 
 void WorkerImpl::post_shutdown(ChildSlot& c) noexcept {

@@ -34,6 +34,9 @@ void WorkerImpl::run(const std::function<void(Orchestrator&)>& fn) {
   } catch (...) {
     if (!orch_error) orch_error = std::current_exception();
   }
+  // Released domains are freed only now that nothing submitted can touch them; a failed run also
+  // sweeps the domains left live.
+  domains_end_run(orch_error != nullptr || first_failure_.has_value());
   end_run();
   if (orch_error) {
     if (first_failure_)
@@ -136,6 +139,8 @@ TaskRef WorkerImpl::submit(ChildKind kind, uint32_t callable, std::span<TaskArgs
     if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end() || sorted.front() == kAnyWorker)
       throw UsageError("submit_group of '" + *name + "': workers must be distinct chip indices");
   }
+  if (!domains_.empty())
+    for (const TaskArgs& a : parts) check_not_released_domain(a, *name);
   for (const TaskArgs& a : parts) {
     const size_t bytes = ipc::task_frame_bytes(a.tensors(), a.scalar_count());
     if (bytes > ipc::kRequestSlotBytes)

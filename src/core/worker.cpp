@@ -78,6 +78,48 @@ WorkerImpl::WorkerImpl(WorkerOptions opts) : opts_(std::move(opts)), level_(opts
   opts_.close_timeout = or_default(opts_.close_timeout, "close_timeout_ms");
   opts_.chip_threads = or_default(opts_.chip_threads, "chip_threads");
   if (opts_.backend.empty()) opts_.backend = config::get_string("backend");
+  if (!opts_.bringup.empty()) {
+    if (level_ != 3)
+      throw UsageError("WorkerOptions::bringup on a level " + std::to_string(level_) +
+                       " Worker: bring-up configures chips, which only level 3 Workers have");
+    if (opts_.bringup.size() != device_ids_.size())
+      throw UsageError("WorkerOptions::bringup has " + std::to_string(opts_.bringup.size()) + " entries for " +
+                       std::to_string(device_ids_.size()) + " chips; give exactly one per chip");
+    std::vector<bool> rank_seen(device_ids_.size(), false);
+    for (size_t i = 0; i < opts_.bringup.size(); ++i) {
+      const ChipBringup& b = opts_.bringup[i];
+      const std::string who = "WorkerOptions::bringup[" + std::to_string(i) + "]";
+      if (b.rank < 0 || static_cast<size_t>(b.rank) >= device_ids_.size() || rank_seen[static_cast<size_t>(b.rank)])
+        throw UsageError(who + ": rank " + std::to_string(b.rank) + " is out of range or taken; ranks must be 0.." +
+                         std::to_string(device_ids_.size() - 1) + ", each once");
+      rank_seen[static_cast<size_t>(b.rank)] = true;
+      if (b.window_size == 0) throw UsageError(who + ": window_size is 0");
+      const ChipBringup& first = opts_.bringup[0];
+      bool same = b.window_size == first.window_size && b.buffers.size() == first.buffers.size();
+      for (size_t k = 0; same && k < b.buffers.size(); ++k)
+        same = b.buffers[k].name == first.buffers[k].name && b.buffers[k].dtype == first.buffers[k].dtype &&
+               b.buffers[k].count == first.buffers[k].count;
+      if (!same)
+        throw UsageError(who + ": window_size and buffers differ from bringup[0]; a domain's windows are "
+                         "symmetric, so every chip must declare the same ones");
+      size_t need = 0;
+      std::set<std::string> names;
+      for (const BufferSpec& bs : b.buffers) {
+        if (!names.insert(bs.name).second) throw UsageError(who + ": buffer name '" + bs.name + "' is used twice");
+        need = (need + bs.count * dtype_size(bs.dtype) + 63) / 64 * 64;
+      }
+      if (need > b.window_size)
+        throw UsageError(who + ": the buffers need " + std::to_string(need) + " bytes but window_size is " +
+                         std::to_string(b.window_size));
+      for (const auto& [name, bytes] : b.inputs) {
+        auto it = std::find_if(b.buffers.begin(), b.buffers.end(), [&](const BufferSpec& bs) { return bs.name == name; });
+        if (it == b.buffers.end()) throw UsageError(who + ": input for unknown buffer '" + name + "'");
+        if (bytes.size() > it->count * dtype_size(it->dtype))
+          throw UsageError(who + ": input for '" + name + "' has " + std::to_string(bytes.size()) +
+                           " bytes, more than the buffer holds");
+      }
+    }
+  }
   if (!comm::backend_available(opts_.backend)) {
     const std::string known = join(comm::backend_names());
     throw UsageError("unknown or unavailable backend '" + opts_.backend + "'; compiled in: " + known);
@@ -264,6 +306,11 @@ void WorkerImpl::init() {
     board_ = static_cast<ipc::Board*>(board_map_.data());
     ipc::board_init(board_, opts_.task_ring);
     mailbox_map_ = ipc::SharedMapping(sizeof(ipc::Mailbox) * static_cast<size_t>(std::max(total, 1)));
+    if (nchips > 0) {
+      std::string err;
+      backend_shared_ = comm::prepare_backend(opts_.backend, nchips, &err);
+      if (!err.empty()) throw Error("init(): backend '" + opts_.backend + "': " + err);
+    }
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) sys::throw_errno("eventfd");
     children_.resize(static_cast<size_t>(total));
@@ -283,6 +330,7 @@ void WorkerImpl::init() {
     }
     initialized_ = true;
     wait_children_ready();
+    if (!opts_.bringup.empty()) bringup_at_init();
   } catch (...) {
     initialized_ = false;
     teardown_children(false);
@@ -330,6 +378,15 @@ void WorkerImpl::close() {
 }
 
 void WorkerImpl::teardown_children(bool graceful) noexcept {
+  if (graceful && initialized_) {
+    domains_close();
+  } else {
+    for (auto& d : domains_) {
+      d->state = DomainRecord::State::Freed;  // the memory goes with the processes and mappings
+      d->owner = nullptr;
+    }
+    domains_.clear();
+  }
   if (graceful)
     for (ChildSlot& c : children_)
       if (c.alive) post_shutdown(c);
@@ -348,6 +405,8 @@ void WorkerImpl::teardown_children(bool graceful) noexcept {
   board_map_.reset();
   mailbox_map_.reset();
   buffers_.reset();  // RawBuffers still alive keep the arena mapped
+  backend_shared_.reset();
+  comm_up_ = false;
   heap_.reset();
   ring_.reset();
   records_.clear();
@@ -383,6 +442,8 @@ void Worker::init() { impl_->init(); }
 void Worker::run(const std::function<void(Orchestrator&)>& fn) { impl_->run(fn); }
 void Worker::close() { impl_->close(); }
 RawBuffer Worker::create_raw_buffer(size_t bytes) { return impl_->create_raw_buffer(bytes); }
+const std::vector<ChipContext>& Worker::chip_contexts() const { return impl_->chip_contexts(); }
+int Worker::comm_bringups() const noexcept { return impl_->comm_bringups(); }
 int Worker::level() const noexcept { return impl_->level(); }
 int Worker::chip_count() const noexcept { return impl_->count(ChildKind::Chip); }
 int Worker::sub_count() const noexcept { return impl_->count(ChildKind::Sub); }

@@ -23,6 +23,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -95,6 +96,21 @@ struct TaskRecord {
   int fail_child = -1;
 };
 
+/// A communication domain as the parent tracks it. Shared by the Worker and every Domain handle; a
+/// handle that outlives the Worker finds `owner` null.
+struct DomainRecord {
+  enum class State { Live, Released, Freed };
+  WorkerImpl* owner = nullptr;
+  std::string name;
+  uint64_t allocation_id = 0;
+  std::vector<int> workers;            // chip of each rank
+  std::vector<ChipDomainContext> chips;  // by rank
+  std::vector<int> rank_of;            // chip index -> rank, -1 for non-members
+  uint64_t window_bytes = 0;           // what each member allocated (window + signals + context page)
+  State state = State::Live;
+  bool until_close = false;            // the bring-up domain: never swept by a failed run
+};
+
 struct RegisteredKernel {
   std::string name;
   comm::KernelImpl impl;
@@ -132,6 +148,13 @@ class WorkerImpl {
   Tensor alloc(std::span<const int64_t> shape, DType dtype, uint64_t run);
   uint32_t scope_open(uint64_t run);
   void scope_close(uint32_t depth, uint64_t run);
+
+  // Communication domains (domain.cpp).
+  Domain allocate_domain(DomainSpec spec, uint64_t run);
+  void domain_release(DomainRecord& d);
+  void copy(const DomainBuffer& buf, void* host, size_t bytes, bool to_device, uint64_t run);
+  const std::vector<ChipContext>& chip_contexts() const;
+  int comm_bringups() const noexcept { return comm_bringups_; }
 
   int level() const noexcept { return level_; }
   int count(ChildKind kind) const noexcept;
@@ -173,10 +196,38 @@ class WorkerImpl {
   void end_run() noexcept;
   [[noreturn]] void throw_run_failure();
   uint64_t control(ChildSlot& c, const unsigned char* frame, size_t len, std::string* error);
+  /// Pushes a control frame (waiting for ring room) and returns its request index.
+  uint64_t control_post(ChildSlot& c, const unsigned char* frame, size_t len);
+  /// Waits for the reply to request `index` (until `deadline_ns`, -1: none). False + error if the child
+  /// died, failed the request or did not answer in time; the reply is copied out either way.
+  bool control_wait(ChildSlot& c, uint64_t index, ipc::CompletionSlot* reply, std::string* error,
+                    int64_t deadline_ns);
+
+  // domain.cpp
+  std::shared_ptr<DomainRecord> domain_transaction(const std::string& name, const std::vector<int>& workers,
+                                                   size_t window_size, const std::vector<BufferSpec>& buffers,
+                                                   int64_t deadline_ns, std::string* failed_chip_error,
+                                                   int* failed_chip);
+  void domain_free(DomainRecord& d) noexcept;
+  void domains_end_run(bool failed) noexcept;
+  void domains_close() noexcept;
+  void bringup_at_init();
+  void wait_task_finished(uint64_t id);
+  void* staging_alloc(size_t bytes);
+  void staging_free(void* p) noexcept;
+  void check_not_released_domain(const TaskArgs& a, const std::string& name) const;
   void post_shutdown(ChildSlot& c) noexcept;
 
   // Child side helpers (child_loop.cpp).
+  struct ChipWindow {
+    void* local = nullptr;
+    size_t bytes = 0;
+    std::vector<void*> imports;
+  };
+  using ChipWindows = std::unordered_map<uint64_t, ChipWindow>;  // by allocation id
   void child_loop(ChildSlot& me, comm::ChipBackend* backend, Worker* inner);
+  bool child_control(const ipc::DecodedFrame& f, comm::ChipBackend& backend, ChipWindows& windows,
+                     ipc::CompletionSlot* reply, std::string* err);
 
   WorkerOptions opts_;
   int level_ = 3;
@@ -215,6 +266,13 @@ class WorkerImpl {
   int rr_[3] = {0, 0, 0};  // round-robin start for kAnyWorker
   // First failure of the run (a task that ran and failed beats one that was only poisoned).
   std::optional<TaskRecord> first_failure_;
+  // Communication domains.
+  std::unique_ptr<comm::BackendShared> backend_shared_;
+  std::vector<std::shared_ptr<DomainRecord>> domains_;  // live or released, not yet freed; allocation order
+  uint64_t next_allocation_id_ = 0;
+  bool comm_up_ = false;
+  int comm_bringups_ = 0;
+  std::vector<ChipContext> chip_contexts_;
   int64_t spin_ns_ = 0;
   int64_t submit_timeout_ns_ = 0;
 };

@@ -66,7 +66,28 @@ size_t encode_shutdown(unsigned char* out) noexcept {
   return sizeof h;
 }
 
+size_t encode_control(FrameKind kind, const void* payload, size_t len, unsigned char* out) noexcept {
+  FrameHeader h{};
+  h.magic = kFrameMagic;
+  h.kind = static_cast<uint16_t>(kind);
+  h.payload_bytes = static_cast<uint32_t>(len);
+  std::memcpy(out, &h, sizeof h);
+  if (len) std::memcpy(out + sizeof h, payload, len);
+  return sizeof h + len;
+}
+
 namespace {
+size_t control_payload_size(FrameKind kind) {
+  switch (kind) {
+    case FrameKind::CommBringup: return 0;
+    case FrameKind::DomainPrepare: return sizeof(DomainPreparePayload);
+    case FrameKind::DomainCommit: return sizeof(DomainCommitPayload);
+    case FrameKind::DomainFree: return sizeof(DomainFreePayload);
+    case FrameKind::Copy: return sizeof(CopyPayload);
+    default: return SIZE_MAX;
+  }
+}
+
 bool fail(std::string* error, const std::string& why) {
   *error = "malformed frame: " + why;
   return false;
@@ -97,6 +118,16 @@ bool frame_decode(const unsigned char* bytes, size_t len, DecodedFrame* out, std
     }
     case FrameKind::Task:
       break;
+    case FrameKind::CommBringup:
+    case FrameKind::DomainPrepare:
+    case FrameKind::DomainCommit:
+    case FrameKind::DomainFree:
+    case FrameKind::Copy:
+      if (h.payload_bytes != control_payload_size(static_cast<FrameKind>(h.kind)))
+        return fail(error, "control payload of " + std::to_string(h.payload_bytes) + " bytes for kind " +
+                               std::to_string(h.kind));
+      out->payload = p;
+      return true;
     default:
       return fail(error, "unknown kind " + std::to_string(h.kind));
   }

@@ -21,7 +21,46 @@ namespace strata::ipc {
 inline constexpr uint32_t kFrameMagic = 0x46525453;  // "STRF"
 inline constexpr uint32_t kMaxFrameDeps = 8;
 
-enum class FrameKind : uint16_t { Task = 1, LoadKernel = 2, Shutdown = 3 };
+enum class FrameKind : uint16_t {
+  Task = 1,
+  LoadKernel = 2,
+  Shutdown = 3,
+  // Communication domains (payloads below; replies in the completion's detail and message bytes).
+  CommBringup = 4,
+  DomainPrepare = 5,  // allocate + zero + export this chip's window; reply: WindowDescriptor, local address
+  DomainCommit = 6,   // import peers, write the CommContext, carve buffers; reply: detail = device_ctx
+  DomainFree = 7,     // unimport peers and free the window (also the abort of a failed allocation)
+  Copy = 8,           // synchronous copy between host (shared) memory and this chip's memory
+};
+
+inline constexpr uint32_t kMaxDomainBuffers = 64;
+
+struct DomainPreparePayload {
+  uint64_t allocation_id;
+  uint64_t bytes;  // window + signal area + CommContext page
+};
+struct DomainCommitPayload {
+  uint64_t allocation_id;
+  uint32_t rank;
+  uint32_t size;
+  uint64_t window_size;   // usable bytes for buffers (the signal area follows)
+  uint64_t descriptors;   // address (shared memory) of `size` WindowDescriptors, rank order
+  uint64_t buffer_ptrs;   // address (shared memory) where this rank writes its nbuffers buffer addresses
+  uint32_t nbuffers;
+  uint32_t reserved;
+  uint64_t buffer_bytes[kMaxDomainBuffers];
+};
+struct DomainFreePayload {
+  uint64_t allocation_id;
+};
+struct CopyPayload {
+  uint64_t dst;
+  uint64_t src;
+  uint64_t bytes;
+  uint32_t to_device;  // 1: host -> chip, 0: chip -> host
+  uint32_t reserved;
+};
+static_assert(sizeof(DomainCommitPayload) == 48 + 8 * kMaxDomainBuffers);
 
 struct FrameHeader {
   uint32_t magic;
@@ -75,6 +114,8 @@ size_t encode_load_kernel(uint32_t kernel_id, const std::string& library, const 
                           unsigned char* out, size_t cap) noexcept;
 /// Encodes a Shutdown control frame; returns its size.
 size_t encode_shutdown(unsigned char* out) noexcept;
+/// Encodes a control frame of `kind` whose payload is the `len` bytes at `payload`; returns its size.
+size_t encode_control(FrameKind kind, const void* payload, size_t len, unsigned char* out) noexcept;
 
 /// A frame decoded in the child (fixed capacity: no allocation on the dispatch path).
 struct DecodedFrame {
@@ -84,6 +125,7 @@ struct DecodedFrame {
   uint64_t scalars[kMaxFrameScalars];
   const char* library = nullptr;  // LoadKernel: point into the frame passed to frame_decode
   const char* symbol = nullptr;
+  const unsigned char* payload = nullptr;  // domain and copy frames: their payload struct (unaligned)
 };
 
 /// Decodes and validates the frame in `bytes` (`len` bytes available). Returns false and sets `*error`

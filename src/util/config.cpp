@@ -29,6 +29,8 @@ constexpr Tunable kTunables[] = {
     {"chip_threads", "STRATA_CHIP_THREADS", Type::Int, "2", "threads in a sim chip's block pool"},
     {"spin_us", "STRATA_SPIN_US", Type::Int, "50",
      "microseconds a waiter spins (yielding) before it blocks on a futex or poll"},
+    {"sim_device_bytes", "STRATA_SIM_DEVICE_BYTES", Type::Bytes, "1073741824",
+     "address space of each sim chip's device memory, where its windows live (committed on first touch)"},
     {"log", "STRATA_LOG", Type::String, "warn", "log level: error, warn, info, debug, trace"},
     {"log_subsys", "STRATA_LOG_SUBSYS", Type::String, "all",
      "comma-separated subsystems to log (sched, mailbox, proc, worker, comm, child) or 'all'"},

@@ -292,7 +292,7 @@ TEST_F(Malformed, BadMagic) {
 }
 
 TEST_F(Malformed, UnknownKind) {
-  for (uint16_t kind : {uint16_t{0}, uint16_t{4}, uint16_t{0xffff}}) {
+  for (uint16_t kind : {uint16_t{0}, uint16_t{9}, uint16_t{0xffff}}) {
     h_.kind = kind;
     apply();
     expect_rejected(frame_, "kind");

@@ -1,5 +1,12 @@
 // comm/sim/sim_backend.cpp — the simulated chip: host memory, kernels as C++ functions run as
-// `block_dim` blocks on a small thread pool of the chip process.
+// `block_dim` blocks on a small thread pool of the chip process, and windows carved from "device
+// memory" that the parent maps (shared, anonymous) before it forks the chips.
+//
+// Device memory: prepare() reserves chip_count x STRATA_SIM_DEVICE_BYTES of MAP_SHARED|MAP_NORESERVE
+// memory in the parent; chip i allocates its windows from slice i. Because the mapping predates the
+// fork, a window has the same address in every chip: a descriptor is just (offset, bytes), and import
+// is address arithmetic. Freed windows have their pages given back (MADV_REMOVE), so a new window
+// reads as zero without a memset.
 //
 // The pool threads are created in the chip process (after fork) by start(). run_kernel hands blocks out
 // through an atomic counter; the chip's main thread runs blocks too, then waits for the helpers on a
@@ -9,14 +16,48 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "comm/backend.hpp"
+#include "core/buffer_pool.hpp"
+#include "ipc/shm.hpp"
+#include "util/config.hpp"
 
 namespace strata::comm {
 namespace {
+
+struct SimShared final : BackendShared {
+  ipc::SharedMapping device;
+  size_t per_chip = 0;
+};
+
+std::unique_ptr<BackendShared> prepare_sim(int chip_count, std::string* error) {
+  auto shared = std::make_unique<SimShared>();
+  shared->per_chip = static_cast<size_t>(config::get_u64("sim_device_bytes")) / 4096 * 4096;
+  try {
+    shared->device = ipc::SharedMapping(shared->per_chip * static_cast<size_t>(chip_count > 0 ? chip_count : 1));
+  } catch (const std::exception& e) {
+    *error = std::string("sim: cannot reserve device memory: ") + e.what();
+    return nullptr;
+  }
+  return shared;
+}
+
+// "key=value" from a comma-separated option string, or -1.
+long option_value(const std::string& options, const std::string& key) {
+  size_t pos = 0;
+  while (pos < options.size()) {
+    size_t end = options.find(',', pos);
+    if (end == std::string::npos) end = options.size();
+    const std::string item = options.substr(pos, end - pos);
+    if (item.compare(0, key.size() + 1, key + "=") == 0) return std::strtol(item.c_str() + key.size() + 1, nullptr, 10);
+    pos = end + 1;
+  }
+  return -1;
+}
 
 class SimBackend final : public ChipBackend {
  public:
@@ -24,6 +65,14 @@ class SimBackend final : public ChipBackend {
   const char* name() const noexcept override { return "sim"; }
 
   bool start(const ChipInfo& info, std::string* error) noexcept override {
+    info_ = info;
+    shared_ = dynamic_cast<SimShared*>(info.shared);
+    if (shared_) {
+      slice_ = static_cast<char*>(shared_->device.data()) + shared_->per_chip * static_cast<size_t>(info.chip_index);
+      pool_.emplace(shared_->per_chip, 4096);
+    }
+    fail_alloc_ = option_value(info.options, "fail_window_alloc") == info.chip_index;
+    crash_alloc_ = option_value(info.options, "crash_window_alloc") == info.chip_index;
     try {
       const uint32_t helpers = info.threads > 1 ? info.threads - 1 : 0;
       for (uint32_t i = 0; i < helpers; ++i) threads_.emplace_back([this] { helper_loop(); });
@@ -84,6 +133,59 @@ class SimBackend final : public ChipBackend {
     return true;
   }
 
+  bool comm_bringup(std::string* error) noexcept override {
+    // Every chip already maps every slice (inherited at fork): there is nothing to connect.
+    if (!shared_) {
+      *error = "sim: no device memory (the Worker did not prepare the backend)";
+      return false;
+    }
+    return true;
+  }
+
+  bool window_alloc(size_t bytes, void** local, WindowDescriptor* desc, std::string* error) noexcept override {
+    if (crash_alloc_) std::abort();  // fault injection (backend_options "crash_window_alloc=<chip>")
+    if (fail_alloc_) {
+      *error = "sim: window allocation refused (fault injection)";
+      return false;
+    }
+    if (!shared_) {
+      *error = "sim: no device memory";
+      return false;
+    }
+    auto offset = pool_->alloc(bytes);
+    if (!offset) {
+      *error = "sim: out of device memory: " + std::to_string(bytes) + " bytes asked, " +
+               std::to_string(pool_->capacity() - pool_->used()) + " of " + std::to_string(pool_->capacity()) +
+               " free (raise STRATA_SIM_DEVICE_BYTES)";
+      return false;
+    }
+    *local = slice_ + *offset;
+    *desc = WindowDescriptor{};
+    desc->words[0] = static_cast<uint64_t>(slice_ - static_cast<char*>(shared_->device.data())) + *offset;
+    desc->words[1] = bytes;
+    return true;
+  }
+
+  bool window_import(const WindowDescriptor& desc, void** addr, std::string* error) noexcept override {
+    if (!shared_ || desc.words[0] + desc.words[1] > shared_->device.size() || desc.words[1] == 0) {
+      *error = "sim: window descriptor out of range";
+      return false;
+    }
+    *addr = static_cast<char*>(shared_->device.data()) + desc.words[0];
+    return true;
+  }
+
+  void window_unimport(void*) noexcept override {}
+
+  void window_free(void* local) noexcept override {
+    if (!shared_) return;
+    const size_t offset = static_cast<size_t>(static_cast<char*>(local) - slice_);
+    const size_t bytes = pool_->free(offset);
+    // Zero for the next window: the pages read as zero once given back.
+    shared_->device.release_pages(static_cast<size_t>(slice_ - static_cast<char*>(shared_->device.data())) + offset,
+                                  bytes);
+  }
+
  private:
   struct Job {
     const KernelImpl* kernel = nullptr;
@@ -126,6 +228,12 @@ class SimBackend final : public ChipBackend {
     }
   }
 
+  ChipInfo info_;
+  SimShared* shared_ = nullptr;
+  char* slice_ = nullptr;
+  std::optional<core::BufferPool> pool_;
+  bool fail_alloc_ = false;
+  bool crash_alloc_ = false;
   std::vector<std::thread> threads_;
   std::mutex mu_;
   std::condition_variable cv_, done_cv_;
@@ -143,6 +251,6 @@ bool sim_available() { return true; }
 
 }  // namespace
 
-STRATA_REGISTER_BACKEND(sim, make_sim, sim_available);
+STRATA_REGISTER_BACKEND(sim, make_sim, sim_available, prepare_sim);
 
 }  // namespace strata::comm
