@@ -91,42 +91,39 @@ void WorkerImpl::child_loop(ChildSlot& me, comm::ChipBackend* backend, Worker* i
   uint64_t cpl = h.cpl_head.load(std::memory_order_relaxed);
   std::string err;
 
-  auto complete = [&](uint64_t id, uint32_t part, ipc::CompletionStatus status, uint64_t detail,
-                      const std::string& msg) {
-    ipc::CompletionSlot& s = mb->completions[cpl % ipc::kCompletionSlots];
-    s.task_id = id;
-    s.part = part;
-    s.status = static_cast<int32_t>(status);
-    s.detail = detail;
-    if (status == ipc::CompletionStatus::Ok)
-      s.message[0] = '\0';
-    else
-      copy_message(s.message, sizeof s.message, msg);
-    h.cpl_head.store(++cpl, std::memory_order_release);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+  // Wakes the parent if it sleeps and wants to hear about completions up to `cpl` (any, if force).
+  auto wake_parent = [&](bool force) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // Dekker with the parent's sleeping flag
     if (board_->header.parent_sleeping.load(std::memory_order_acquire) &&
-        cpl >= h.parent_wake_at.load(std::memory_order_relaxed)) {
+        (force || cpl >= h.parent_wake_at.load(std::memory_order_relaxed))) {
       const uint64_t v = 1;
       ssize_t ignored = write(wake_fd_, &v, sizeof v);
       (void)ignored;
     }
   };
-
-  // A reply that carries bytes (domain requests): status Ok, detail and message as the handler set.
-  auto complete_reply = [&](uint64_t id, const ipc::CompletionSlot& reply) {
+  // Fills the next completion slot and publishes it.
+  auto post = [&](uint64_t id, uint32_t part, ipc::CompletionStatus status, auto&& fill) {
     ipc::CompletionSlot& s = mb->completions[cpl % ipc::kCompletionSlots];
-    std::memcpy(&s, &reply, sizeof s);
+    fill(s);
     s.task_id = id;
-    s.part = 0;
-    s.status = static_cast<int32_t>(ipc::CompletionStatus::Ok);
+    s.part = part;
+    s.status = static_cast<int32_t>(status);
     h.cpl_head.store(++cpl, std::memory_order_release);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (board_->header.parent_sleeping.load(std::memory_order_acquire) &&
-        cpl >= h.parent_wake_at.load(std::memory_order_relaxed)) {
-      const uint64_t v = 1;
-      ssize_t ignored = write(wake_fd_, &v, sizeof v);
-      (void)ignored;
-    }
+    wake_parent(false);
+  };
+  auto complete = [&](uint64_t id, uint32_t part, ipc::CompletionStatus status, uint64_t detail,
+                      const std::string& msg) {
+    post(id, part, status, [&](ipc::CompletionSlot& s) {
+      s.detail = detail;
+      if (status == ipc::CompletionStatus::Ok)
+        s.message[0] = '\0';
+      else
+        copy_message(s.message, sizeof s.message, msg);
+    });
+  };
+  // A reply that carries bytes (domain requests): detail and message as the handler set them.
+  auto complete_reply = [&](uint64_t id, const ipc::CompletionSlot& reply) {
+    post(id, 0, ipc::CompletionStatus::Ok, [&](ipc::CompletionSlot& s) { std::memcpy(&s, &reply, sizeof s); });
   };
   ChipWindows windows;
 
@@ -206,13 +203,7 @@ void WorkerImpl::child_loop(ChildSlot& me, comm::ChipBackend* backend, Worker* i
     if (fh.timeout_ns > 0) {
       h.running_deadline_ns.store(sys::now_ns() + fh.timeout_ns, std::memory_order_release);
       // A parent already asleep computed its timeout without this deadline: wake it to take it in.
-      // (Dekker with the parent's parent_sleeping store and fence in wait_progress.)
-      std::atomic_thread_fence(std::memory_order_seq_cst);
-      if (board_->header.parent_sleeping.load(std::memory_order_acquire)) {
-        const uint64_t v = 1;
-        ssize_t ignored = write(wake_fd_, &v, sizeof v);
-        (void)ignored;
-      }
+      wake_parent(true);
     }
     TaskContext ctx({frame->tensors, fh.ntensors}, {frame->tags, fh.ntensors}, {frame->scalars, fh.nscalars},
                     fh.task_id, 0, fh.block_dim, me.index, fh.part, fh.parts);
