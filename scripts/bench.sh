@@ -1,16 +1,33 @@
 #!/usr/bin/env bash
-# Runs strata's dispatch benchmark beside its peers on this machine and prints the ratios:
-#   chain        strata chain_us_per_task (2 chips)      / StarPU chained us per task (2 CPU workers)  goal <= 1
-#   independent  strata independent_tasks_per_s (2 chips) / StarPU independent tasks per second        goal >= 1
-#   roundtrip    strata roundtrip_us_median              / Open MPI shared-memory ping-pong round trip (for reference)
-# Usage: scripts/bench.sh [extra flags for `strata bench dispatch`, e.g. --tasks 20000 --reps 7]
-# Builds the `release` preset (build/release), or a Release tree in $STRATA_BUILD_DIR if that is set. The peers live in shared/peers beside the repository and
-# install their Debian packages (Open MPI, StarPU) on first use.
+# Runs strata's benchmarks beside their peers on this machine, in one go, and prints the ratios the goals
+# are stated in.
+#
+#   scripts/bench.sh [all|dispatch|comm] [extra flags for `strata bench dispatch`, e.g. --tasks 20000]
+#
+# dispatch (strata bench dispatch --chips 2 vs StarPU with 2 CPU workers and the Open MPI ping-pong):
+#   chain        strata chain_us_per_task / StarPU chained us per task               goal <= 1
+#   independent  strata independent_tasks_per_s / StarPU independent tasks per second goal >= 1
+#   roundtrip    strata roundtrip_us_median / Open MPI shared-memory round trip        (for reference)
+# comm (2 and 4 chips / ranks):
+#   alloc        strata bench domain alloc_release_us_median (1 MiB window) /
+#                MPI split + shared window + free median (peers/run winalloc N)        goal <= 0.25
+#   allreduce    strata bench allreduce busbw_GBps / MPI_Allreduce busbw (peers/run allreduce N), at 1 MiB
+#                and 16 MiB                                                            goal >= 2 (2 chips), >= 1.5 (4)
+#   membw        strata busbw / single-thread memcpy bandwidth (peers/run membw)       (fraction of the limit)
+# Builds the `release` preset (build/release), or a Release tree in $STRATA_BUILD_DIR if that is set. The
+# peers live in shared/peers beside the repository and install their Debian packages (Open MPI, StarPU)
+# on first use. Timings vary with the machine's load: run it on a quiet machine and compare only
+# figures of one run.
 set -euo pipefail
 root=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
 peers="$root/../shared/peers/run"
 cd "$root"
 [ -x "$peers" ] || { echo "bench.sh: the peer baselines are missing (expected $peers)" >&2; exit 1; }
+
+what=all
+case "${1:-}" in
+  all | dispatch | comm) what=$1; shift ;;
+esac
 
 scripts/setup.sh
 if [ -n "${STRATA_BUILD_DIR:-}" ]; then
@@ -24,35 +41,82 @@ else
   cmake --build --preset release --target strata_tool
   strata=build/release/bin/strata
 fi
-
-echo "== peers"
-starpu_out=$("$peers" starpu 2)
-echo "$starpu_out"
-pingpong_out=$("$peers" pingpong)
-echo "$pingpong_out"
-
-echo "== strata bench dispatch --chips 2 $*"
-strata_out=$("$strata" bench dispatch --chips 2 "$@")
-echo "$strata_out"
+echo "== load: $(uptime | sed 's/.*load average/load average/')  cores: $(nproc)"
 
 # field NAME TEXT: the number after `NAME=` (peer lines) or `"NAME": ` (strata's JSON).
 field() { grep -oE "(\"$1\": *|(^| )$1=)[0-9.eE+-]+" <<<"$2" | head -n1 | sed -E 's/.*[:=] *//'; }
-starpu_chain_us=$(field us_per_task "$(grep '^starpu_chain' <<<"$starpu_out")")
-starpu_indep_tps=$(field tasks_per_s "$(grep '^starpu_independent' <<<"$starpu_out")")
-mpi_rt_us=$(field median "$(grep '^mpi_pingpong_roundtrip_us' <<<"$pingpong_out")")
-chain_us=$(field chain_us_per_task "$strata_out")
-indep_tps=$(field independent_tasks_per_s "$strata_out")
-rt_us=$(field roundtrip_us_median "$strata_out")
-for v in starpu_chain_us starpu_indep_tps mpi_rt_us chain_us indep_tps rt_us; do
-  [ -n "${!v}" ] || { echo "bench.sh: could not read $v from the output above" >&2; exit 1; }
-done
+# need VAR...: every named variable was read.
+need() {
+  for v in "$@"; do
+    [ -n "${!v}" ] || { echo "bench.sh: could not read $v from the output above" >&2; exit 1; }
+  done
+}
+ratios=()
+
+if [ "$what" != comm ]; then
+  echo "== dispatch: peers"
+  starpu_out=$("$peers" starpu 2)
+  echo "$starpu_out"
+  pingpong_out=$("$peers" pingpong)
+  echo "$pingpong_out"
+
+  echo "== strata bench dispatch --chips 2 $*"
+  strata_out=$("$strata" bench dispatch --chips 2 "$@")
+  echo "$strata_out"
+
+  starpu_chain_us=$(field us_per_task "$(grep '^starpu_chain' <<<"$starpu_out")")
+  starpu_indep_tps=$(field tasks_per_s "$(grep '^starpu_independent' <<<"$starpu_out")")
+  mpi_rt_us=$(field median "$(grep '^mpi_pingpong_roundtrip_us' <<<"$pingpong_out")")
+  chain_us=$(field chain_us_per_task "$strata_out")
+  indep_tps=$(field independent_tasks_per_s "$strata_out")
+  rt_us=$(field roundtrip_us_median "$strata_out")
+  need starpu_chain_us starpu_indep_tps mpi_rt_us chain_us indep_tps rt_us
+
+  ratios+=("$(awk -v c="$chain_us" -v sc="$starpu_chain_us" -v i="$indep_tps" -v si="$starpu_indep_tps" \
+    -v r="$rt_us" -v mr="$mpi_rt_us" 'BEGIN {
+    printf "chain        strata %9.3f us/task  starpu %9.3f us/task  ratio %.2f  (goal <= 1: %s)\n",
+           c, sc, c / sc, (c <= sc ? "met" : "not met")
+    printf "independent  strata %9.0f tasks/s  starpu %9.0f tasks/s  ratio %.2f  (goal >= 1: %s)\n",
+           i, si, i / si, (i >= si ? "met" : "not met")
+    printf "roundtrip    strata %9.3f us       mpi    %9.3f us       ratio %.2f", r, mr, r / mr
+  }')")
+fi
+
+if [ "$what" != dispatch ]; then
+  echo "== comm: memory bandwidth"
+  membw_out=$("$peers" membw)
+  echo "$membw_out"
+  memcpy_gbps=$(field memcpy_64MiB_GBps "$membw_out")
+  need memcpy_gbps
+  for n in 2 4; do
+    echo "== comm: $n chips / ranks"
+    winalloc_out=$("$peers" winalloc "$n")
+    echo "$winalloc_out"
+    mpi_alloc_us=$(field median "$(grep '^mpi_win_alloc_free_us' <<<"$winalloc_out")")
+    domain_out=$("$strata" bench domain --chips "$n" --window 1048576)
+    echo "$domain_out"
+    alloc_us=$(field alloc_release_us_median "$domain_out")
+    need mpi_alloc_us alloc_us
+    ratios+=("$(awk -v n="$n" -v s="$alloc_us" -v m="$mpi_alloc_us" 'BEGIN {
+      printf "alloc      %d chips  1 MiB    strata %9.1f us    mpi %9.1f us    ratio %.3f  (goal <= 0.25: %s)",
+             n, s, m, s / m, (s <= 0.25 * m ? "met" : "not met") }')")
+
+    allreduce_out=$("$peers" allreduce "$n")
+    echo "$allreduce_out"
+    goal=$([ "$n" = 2 ] && echo 2 || echo 1.5)
+    for bytes in 1048576 16777216; do
+      mpi_busbw=$(field busbw_GBps "$(grep "^mpi_allreduce ranks=$n bytes=$bytes " <<<"$allreduce_out")")
+      ar_out=$("$strata" bench allreduce --chips "$n" --bytes "$bytes")
+      echo "$ar_out"
+      busbw=$(field busbw_GBps "$ar_out")
+      need mpi_busbw busbw
+      grep -q '"correct": true' <<<"$ar_out" || { echo "bench.sh: strata bench allreduce gave a wrong result" >&2; exit 1; }
+      ratios+=("$(awk -v n="$n" -v b="$bytes" -v s="$busbw" -v m="$mpi_busbw" -v g="$goal" -v mc="$memcpy_gbps" 'BEGIN {
+        printf "allreduce  %d chips  %2d MiB   strata %6.2f GB/s  mpi %6.2f GB/s  ratio %.2f  (goal >= %s: %s)  %.0f%% of memcpy %.1f GB/s",
+               n, b / 1048576, s, m, s / m, g, (s >= g * m ? "met" : "not met"), 100 * s / mc, mc }')")
+    done
+  done
+fi
 
 echo "== ratios"
-awk -v c="$chain_us" -v sc="$starpu_chain_us" -v i="$indep_tps" -v si="$starpu_indep_tps" \
-    -v r="$rt_us" -v mr="$mpi_rt_us" 'BEGIN {
-  printf "chain        strata %9.3f us/task  starpu %9.3f us/task  ratio %.2f  (goal <= 1: %s)\n",
-         c, sc, c / sc, (c <= sc ? "met" : "not met")
-  printf "independent  strata %9.0f tasks/s  starpu %9.0f tasks/s  ratio %.2f  (goal >= 1: %s)\n",
-         i, si, i / si, (i >= si ? "met" : "not met")
-  printf "roundtrip    strata %9.3f us       mpi    %9.3f us       ratio %.2f\n", r, mr, r / mr
-}'
+printf '%s\n' "${ratios[@]}"

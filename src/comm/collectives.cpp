@@ -2,11 +2,13 @@
 // strata_alltoall), built on the kernel toolkit (strata/comm_kernel.hpp). Arguments and algorithms are
 // described in docs/comm-kernels.md.
 //
-// Every rank reads its peers' windows directly (zero copy): the bandwidth-optimal allreduce moves each
-// byte through memory the least number of times a pull scheme allows — each rank reads every rank's copy
-// of its own slice once, writes the sum once, then copies the other slices once. Slices and block parts
-// are cut on 64-byte boundaries so that no two ranks write the same cache line.
+// Every rank works on its peers' windows directly (zero copy): the bandwidth-optimal allreduce has each
+// rank read every rank's copy of its own slice once and write the sum once into every window, so a byte
+// crosses memory twice and the call costs two barriers. Slices and block parts are cut on 64-byte
+// boundaries so that no two ranks write the same cache line.
 #include "comm/collectives.hpp"
+
+#include <emmintrin.h>
 
 #include <algorithm>
 #include <cstring>
@@ -41,11 +43,23 @@ Range split(size_t n, size_t parts, size_t i, size_t grain) noexcept {
 
 uint32_t effective_blocks(uint32_t blocks) noexcept { return std::clamp<uint32_t>(blocks, 1, kCommMaxBarrierBlocks); }
 
-/// out[i] = src[0][i] + ... + src[n-1][i], summed in rank order so every rank computes the same bits.
-/// `out` may be one of the sources. Works through an L1-sized accumulator so each source is read once
-/// and `out` written once, with loops the compiler vectorises (no aliasing with the accumulator).
+void stream_copy(void* dst, const void* src, size_t bytes) noexcept {
+  auto* d = static_cast<unsigned char*>(dst);
+  auto* sp = static_cast<const unsigned char*>(src);
+  size_t i = 0;
+  if (reinterpret_cast<uintptr_t>(d) % 16 == 0) {
+    for (; i + 16 <= bytes; i += 16)
+      _mm_stream_si128(reinterpret_cast<__m128i*>(d + i), _mm_load_si128(reinterpret_cast<const __m128i*>(sp + i)));
+  }
+  std::memcpy(d + i, sp + i, bytes - i);
+}
+
+/// For every destination d: out[d][i] = src[0][i] + ... + src[n-1][i], summed in rank order so every
+/// rank computes the same bits. A destination may be one of the sources (the tile is read in full
+/// before it is written). Works through an L1-sized accumulator so each source is read once and each
+/// destination written once, with loops the compiler vectorises (no aliasing with the accumulator).
 template <class A>
-void reduce_into(A* out, const A* const* src, uint32_t n, size_t len) noexcept {
+void reduce_into(A* const* out, uint32_t nout, const A* const* src, uint32_t n, size_t len, bool stream = false) noexcept {
   constexpr size_t kTile = 2048;
   alignas(kLine) A acc[kTile];
   for (size_t off = 0; off < len; off += kTile) {
@@ -61,8 +75,10 @@ void reduce_into(A* out, const A* const* src, uint32_t n, size_t len) noexcept {
       const A* c = src[q] + off;
       for (size_t i = 0; i < m; ++i) acc[i] += c[i];
     }
-    A* o = out + off;
-    for (size_t i = 0; i < m; ++i) o[i] = acc[i];
+    if (stream)
+      for (uint32_t d = 0; d < nout; ++d) stream_copy(out[d] + off, acc, m * sizeof(A));
+    else
+      for (uint32_t d = 0; d < nout; ++d) std::memcpy(out[d] + off, acc, m * sizeof(A));
   }
 }
 
@@ -91,34 +107,33 @@ void allreduce_impl(const CommView& comm, A* buf, size_t count, AllreduceAlgorit
     if (scratch.size() < part.size()) scratch.resize(part.size());
     const A* shifted[STRATA_COMM_MAX_RANKS];
     for (uint32_t q = 0; q < n; ++q) shifted[q] = src[q] + part.begin;
+    A* const tmp = scratch.data();
     comm.barrier(block, timeout);
-    reduce_into(scratch.data(), shifted, n, part.size());
+    reduce_into(&tmp, 1, shifted, n, part.size());
     comm.barrier(block, timeout);
-    if (part.size() != 0) std::memcpy(buf + part.begin, scratch.data(), part.size() * sizeof(A));
+    if (part.size() != 0) std::memcpy(buf + part.begin, tmp, part.size() * sizeof(A));
     return;
   }
 
-  // Bandwidth: barrier; reduce my slice from every window into my buffer; barrier; gather the other
-  // slices from their owners; barrier (no rank's next task may touch its slice while peers read it).
-  // Block b handles part b of every slice, so it depends only on block b of the peers.
-  const auto sub = [&](uint32_t owner) {
-    const Range slice = split(count, n, owner, grain);
-    const Range p = split(slice.size(), nb, block, grain);
-    return Range{slice.begin + p.begin, slice.begin + p.end};
-  };
-  comm.barrier(block, timeout);
-  const Range mine = sub(me);
-  if (mine.size() != 0) {
-    const A* shifted[STRATA_COMM_MAX_RANKS];
-    for (uint32_t q = 0; q < n; ++q) shifted[q] = src[q] + mine.begin;
-    reduce_into(buf + mine.begin, shifted, n, mine.size());
+  // Bandwidth: barrier; each rank reduces its own slice (1/n of the buffer) from every window and
+  // writes the sum into that slice of every window, its own included; barrier (every slice has
+  // arrived everywhere, and nobody reads a window any more). Only the slice's owner ever touches a
+  // slice during the call, so the in-place writes race with nothing. Each byte is read once and
+  // written once per window — fewer passes than reducing in place and then gathering by pull — and
+  // the call costs two barriers. Block b handles part b of the slice, so it meets only block b of the
+  // peers.
+  const Range slice = split(count, n, me, grain);
+  const Range p = split(slice.size(), nb, block, grain);
+  const Range mine{slice.begin + p.begin, slice.begin + p.end};
+  const A* from[STRATA_COMM_MAX_RANKS];
+  A* to[STRATA_COMM_MAX_RANKS];
+  for (uint32_t q = 0; q < n; ++q) {
+    from[q] = src[q] + mine.begin;
+    to[q] = comm.peer(buf, (me + 1 + q) % n) + mine.begin;  // staggered: ranks write different windows first
   }
   comm.barrier(block, timeout);
-  for (uint32_t i = 1; i < n; ++i) {
-    const uint32_t q = (me + i) % n;  // staggered so owners are read in turn, not all at once
-    const Range r = sub(q);
-    if (r.size() != 0) std::memcpy(buf + r.begin, src[q] + r.begin, r.size() * sizeof(A));
-  }
+  if (mine.size() != 0) reduce_into(to, n, from, n, mine.size(), mine.size() * sizeof(A) >= (size_t{2} << 20));
+  _mm_sfence();
   comm.barrier(block, timeout);
 }
 
@@ -163,7 +178,7 @@ void allreduce(const CommView& comm, T* buf, size_t count, AllreduceAlgorithm al
     throw std::invalid_argument("unknown allreduce algorithm " + std::to_string(static_cast<uint32_t>(algo)) +
                                 " (0 auto, 1 bandwidth, 2 latency)");
   check_in_window(comm, buf, count * sizeof(T), "the allreduce buffer");
-  if (comm.size() == 1) return;
+  if (comm.size() == 1 || count == 0) return;  // every rank passes the same count: none synchronises
   if (algo == AllreduceAlgorithm::Auto) algo = allreduce_pick(count * sizeof(T), comm.size());
   // Integers wrap on overflow (summed as unsigned: two's complement, no undefined behaviour).
   using A = typename std::conditional_t<std::is_integral_v<T>, std::make_unsigned<T>, std::type_identity<T>>::type;
@@ -180,7 +195,7 @@ void allgather(const CommView& comm, void* buf, size_t chunk_bytes, uint32_t blo
   const uint32_t nb = effective_blocks(blocks), n = comm.size(), me = comm.rank();
   if (block >= nb) return;
   check_in_window(comm, buf, chunk_bytes * n, "the allgather buffer");
-  if (n == 1) return;
+  if (n == 1 || chunk_bytes == 0) return;
   auto* base = static_cast<unsigned char*>(buf);
   const Range part = split(chunk_bytes, nb, block, kLine);
   comm.barrier(block, timeout);
@@ -201,10 +216,11 @@ void alltoall(const CommView& comm, const void* send, void* recv, size_t chunk_b
   check_in_window(comm, send, total, "the alltoall send buffer");
   const auto* s = static_cast<const unsigned char*>(send);
   auto* r = static_cast<unsigned char*>(recv);
-  if (total != 0 && s < r + total && r < s + total)
+  if (s < r + total && r < s + total)
     throw std::invalid_argument(
         "the alltoall send and receive buffers overlap (peers read the send buffer "
         "while this rank fills the receive buffer)");
+  if (total == 0) return;
   const Range part = split(chunk_bytes, nb, block, kLine);
   if (n > 1) comm.barrier(block, timeout);
   if (part.size() != 0)

@@ -16,7 +16,7 @@ namespace strata::detail {
 // True once some child has posted as many completions as the parent asked to be woken for.
 bool WorkerImpl::wake_threshold_reached() const noexcept {
   for (const ChildSlot& c : children_)
-    if (c.load() != 0 &&
+    if (c.alive && c.load() != 0 &&
         c.mb->header.cpl_head.load(std::memory_order_acquire) >=
             c.mb->header.parent_wake_at.load(std::memory_order_relaxed))
       return true;
@@ -26,6 +26,7 @@ bool WorkerImpl::wake_threshold_reached() const noexcept {
 size_t WorkerImpl::poll_completions() {
   size_t n = 0;
   for (ChildSlot& c : children_) {
+    if (!c.alive) continue;  // handle_death consumed what it posted before dying
     const uint64_t head = c.mb->header.cpl_head.load(std::memory_order_acquire);
     while (c.completed != head) {
       const ipc::CompletionSlot& s = c.mb->completions[c.completed % ipc::kCompletionSlots];
@@ -132,15 +133,14 @@ void WorkerImpl::check_task_timeouts(int64_t now) {
 }
 
 void WorkerImpl::handle_death(ChildSlot& c) {
-  c.alive = false;
   const std::string who = child_name(c.kind, c.index);
   if (!c.kill_reason.empty()) c.death = c.kill_reason + " (" + c.death + ")";
   STRATA_LOG_INFO("sched", "%s died: %s", who.c_str(), c.death.c_str());
   if (broken_.empty()) broken_ = who + " died: " + c.death;
-  // Completions it posted before dying are still valid.
-  const uint64_t head = c.mb->header.cpl_head.load(std::memory_order_acquire);
-  (void)head;
+  // Completions it posted before dying are still valid: take them, then everything after is lost.
   poll_completions();
+  c.alive = false;
+  c.lost_from = c.completed;
   const uint64_t running = c.mb->header.running_task.load(std::memory_order_acquire);
   std::deque<uint64_t> lost;
   lost.swap(c.inflight);
@@ -180,7 +180,7 @@ bool WorkerImpl::control_wait(ChildSlot& c, uint64_t index, ipc::CompletionSlot*
     }
     wait_progress(deadline_ns);
   }
-  if (c.completed <= index) {
+  if (!c.alive && index >= c.lost_from) {
     *error = child_name(c.kind, c.index) + " died: " + c.death;
     return false;
   }

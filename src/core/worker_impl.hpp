@@ -65,7 +65,8 @@ struct ChildSlot {
   std::string death;        // how it ended, once dead
   std::string kill_reason;  // why strata killed it (task timeout)
   uint64_t pushed = 0;      // frames published (== req_head)
-  uint64_t completed = 0;   // completions consumed (== cpl_tail)
+  uint64_t completed = 0;   // completions consumed (== cpl_tail); == pushed once the child is dead
+  uint64_t lost_from = UINT64_MAX;  // once dead: the first request index it never completed
   std::deque<uint64_t> inflight;  // task (or control) id of every frame pushed and not completed
   uint64_t load() const noexcept { return pushed - completed; }
   bool has_room() const noexcept { return alive && load() < ipc::kRequestSlots; }

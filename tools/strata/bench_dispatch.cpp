@@ -1,10 +1,13 @@
 // tools/strata/bench_dispatch.cpp — `strata bench <workload>`: runs a benchmark from bench/.
 #include <cstdio>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "allreduce.hpp"
 #include "cli.hpp"
 #include "dispatch.hpp"
+#include "domain.hpp"
 
 namespace strata::tool {
 namespace {
@@ -16,7 +19,11 @@ void print_usage(std::FILE* out) {
                "workloads (each prints one JSON object):\n"
                "  dispatch [--chips N] [--tasks M] [--reps R] [--roundtrips K]\n"
                "           cost of an empty task: chained across chips, independent, and one-task round trip\n"
-               "           (strata bench dispatch --help)\n");
+               "           (strata bench dispatch --help)\n"
+               "  domain [--chips N] [--window BYTES] [--reps R]\n"
+               "           allocate + release of a communication domain over N chips (strata bench domain --help)\n"
+               "  allreduce [--chips N] [--bytes B] [--reps R] [--algo auto|bw|lat]\n"
+               "           bus bandwidth of strata_allreduce over N chips (strata bench allreduce --help)\n");
 }
 
 }  // namespace
@@ -31,13 +38,16 @@ int bench_main(int argc, char** argv) {
     print_usage(stdout);
     return 0;
   }
-  if (workload == "dispatch") {
-    // The benchmark names itself after argv[0] in its messages.
+  // Each benchmark names itself after argv[0] in its messages.
+  const auto forward = [&](int (*fn)(int, char**)) {
     std::vector<char*> args(argv + 1, argv + argc);
-    char name[] = "strata bench dispatch";
-    args[0] = name;
-    return bench_dispatch_main(static_cast<int>(args.size()), args.data());
-  }
+    std::string name = "strata bench " + std::string(workload);
+    args[0] = name.data();
+    return fn(static_cast<int>(args.size()), args.data());
+  };
+  if (workload == "dispatch") return forward(bench_dispatch_main);
+  if (workload == "domain") return forward(bench_domain_main);
+  if (workload == "allreduce") return forward(bench_allreduce_main);
   std::fprintf(stderr, "strata bench: unknown workload '%s'\n\n", argv[1]);
   print_usage(stderr);
   return kUsageExit;

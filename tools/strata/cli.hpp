@@ -15,7 +15,10 @@
 namespace strata::tool {
 
 int info_main(int argc, char** argv);
+/// `strata demo`: the FFN workload (demo_ffn.cpp); `--workload matmul` runs demo_matmul_main instead.
 int demo_main(int argc, char** argv);
+/// The tiled matmul demo (demo.cpp); argv without the --workload flag.
+int demo_matmul_main(int argc, char** argv);
 /// `strata bench <workload> ...`: dispatches to the benchmarks under bench/.
 int bench_main(int argc, char** argv);
 

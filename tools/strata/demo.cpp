@@ -1,4 +1,5 @@
-// tools/strata/demo.cpp — `strata demo`: a tiled matrix multiplication C = A·B over simulated chips.
+// tools/strata/demo.cpp — `strata demo --workload matmul`: a tiled matrix multiplication C = A·B over
+// simulated chips (the demo before communication domains; `strata demo` now runs demo_ffn.cpp).
 //
 // The graph, for an n x n product cut into T x T output tiles and K split over N chips:
 //   partial  (T*T*N kernel tasks)  chip c computes P_c(i,j) = A(i, K_c) · B(K_c, j) for its K-slice K_c,
@@ -108,7 +109,8 @@ double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std
 
 void print_help() {
   std::printf(
-      "usage: strata demo [--chips N] [--size n] [--tiles T] [--block-dim B] [--reps R] [--alloc]\n"
+      "usage: strata demo --workload matmul [--chips N] [--size n] [--tiles T] [--block-dim B] [--reps R]\n"
+      "                                     [--alloc]\n"
       "\n"
       "Multiplies two n x n f32 matrices on N simulated chips and one host helper, as a task graph:\n"
       "T x T output tiles; the K dimension is split over the chips, each chip computes partial tiles for its\n"
@@ -182,7 +184,7 @@ struct Counts {
 
 namespace strata::tool {
 
-int demo_main(int argc, char** argv) {
+int demo_matmul_main(int argc, char** argv) {
   DemoOptions opt;
   if (int rc = parse(argc, argv, &opt); rc >= 0) return rc;
   const int64_t n = opt.n, T = opt.tiles, ts = n / T;

@@ -13,9 +13,11 @@ void print_usage(std::FILE* out) {
                "\n"
                "commands:\n"
                "  info                 version, backends and every tunable (environment variable, default, value)\n"
-               "  demo [options]       a tiled matrix multiplication over simulated chips, checked against a\n"
-               "                       single-process reference (strata demo --help)\n"
-               "  bench dispatch ...   task dispatch benchmark; prints one JSON object (strata bench --help)\n"
+               "  demo [options]       a tensor-parallel feed-forward layer on 4 simulated chips: a domain, shard\n"
+               "                       matmuls, an allreduce, checked against a single-process reference\n"
+               "                       (strata demo --help; --workload matmul for the tiled matmul demo)\n"
+               "  bench <workload> ... dispatch, domain or allreduce benchmark; prints one JSON object\n"
+               "                       (strata bench --help)\n"
                "  version              the library version\n"
                "  help                 this text\n");
 }

@@ -1,0 +1,216 @@
+// bench/allreduce/allreduce.cpp — see allreduce.hpp.
+#include "allreduce.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bench_common.hpp"
+#include "strata/strata.hpp"
+
+namespace {
+
+using strata::bench::quantile;
+using strata::bench::time_run;
+
+struct Options {
+  int chips = 2;
+  int64_t bytes = 1 << 20;
+  int reps = 20;
+  int inner = 10;
+  size_t algo = 0;  // index into kAlgos: the kernel's scalar 1
+  int blocks = 1;
+  bool group = true;
+  std::string kernel = "strata_allreduce";
+};
+
+const std::vector<std::string_view> kAlgos = {"auto", "bw", "lat"};
+
+void print_help(const char* prog) {
+  std::printf(
+      "usage: %s [--chips N] [--bytes B] [--reps R] [--algo auto|bw|lat] [--inner K] [--blocks D]\n"
+      "          [--submit group|each] [--kernel NAME]\n"
+      "\n"
+      "Times strata_allreduce (f32 sum, in place) over a domain of N simulated chips and prints one JSON\n"
+      "object (nccl-tests convention: algbw = B / time, busbw = algbw * 2(N-1)/N):\n"
+      "  time_us_median         one allreduce: a run() of K back-to-back allreduces / K (median of R)\n"
+      "  algbw_GBps busbw_GBps  from time_us_median (GB = 1e9 bytes)\n"
+      "  single_run_us_median   a whole run() holding one allreduce (median of R)\n"
+      "  correct                every timed run's result matched the expected sums\n"
+      "\n"
+      "  --chips N            chips, all in the domain (default 2)\n"
+      "  --bytes B            bytes per rank, a multiple of 4; K, M, G suffixes (default 1M)\n"
+      "  --reps R             samples (default 20)\n"
+      "  --algo A             auto, bw (bandwidth-optimal) or lat (latency-optimal) (default auto)\n"
+      "  --inner K            allreduces per timed run (default 10)\n"
+      "  --blocks D           block_dim of each allreduce task (default 1)\n"
+      "  --submit group|each  one group task per allreduce, or one task per chip (default group)\n"
+      "  --kernel NAME        another kernel with strata_allreduce's arguments (default strata_allreduce)\n",
+      prog);
+}
+
+// Returns -1 to go on, else the exit code.
+int parse(int argc, char** argv, Options* o) {
+  strata::bench::Args a(argc, argv);
+  while (a.next()) {
+    if (a.help()) {
+      print_help(a.prog());
+      return 0;
+    }
+    if (a.is("--chips"))
+      o->chips = static_cast<int>(a.int_value(1, 64));
+    else if (a.is("--bytes"))
+      o->bytes = a.int_value(4, int64_t{512} << 20);
+    else if (a.is("--reps"))
+      o->reps = static_cast<int>(a.int_value(1, 100000));
+    else if (a.is("--inner"))
+      o->inner = static_cast<int>(a.int_value(1, 100000));
+    else if (a.is("--algo"))
+      o->algo = a.choice(kAlgos);
+    else if (a.is("--blocks"))
+      o->blocks = static_cast<int>(a.int_value(1, 64));
+    else if (a.is("--submit"))
+      o->group = a.choice({"group", "each"}) == 0;
+    else if (a.is("--kernel"))
+      o->kernel = a.string_value();
+    else
+      return a.unknown();
+  }
+  if (a.failed()) return 2;
+  if (o->bytes % 4) {
+    std::fprintf(stderr, "%s: --bytes must be a multiple of 4 (f32 elements), got %lld\n", a.prog(),
+                 static_cast<long long>(o->bytes));
+    return 2;
+  }
+  // After K in-place sums an element is N^(K-1) times its first sum (< 2^12): keep it far from overflow.
+  if (o->chips > 1 && static_cast<double>(o->inner - 1) * std::log2(o->chips) > 100) {
+    std::fprintf(stderr, "%s: --inner %d with %d chips would overflow f32 (keep (K-1) * log2(N) <= 100)\n", a.prog(),
+                 o->inner, o->chips);
+    return 2;
+  }
+  return -1;
+}
+
+float input_value(size_t i, int rank) { return static_cast<float>((i * 31 + static_cast<size_t>(rank) * 7) % 61); }
+
+}  // namespace
+
+int bench_allreduce_main(int argc, char** argv) {
+  Options opt;
+  if (int rc = parse(argc, argv, &opt); rc >= 0) return rc;
+  const char* prog = argc > 0 ? argv[0] : "bench_allreduce";
+  try {
+    const int n = opt.chips;
+    const auto bytes = static_cast<size_t>(opt.bytes);
+    const size_t count = bytes / 4;
+    strata::Worker w({.chips = n});
+    const strata::Kernel allreduce = w.register_kernel(opt.kernel);
+    w.init();
+
+    std::vector<int> members;
+    for (int c = 0; c < n; ++c) members.push_back(c);
+    strata::Domain dom;
+    w.run([&](strata::Orchestrator& o) {
+      dom = o.allocate_domain({.name = "allreduce",
+                               .workers = members,
+                               .window_size = (bytes + 63) / 64 * 64,  // buffers are 64-byte aligned
+                               .buffers = {{"data", strata::DType::F32, count}}});
+    });
+
+    std::vector<std::vector<float>> input(static_cast<size_t>(n), std::vector<float>(count));
+    std::vector<double> sum(count, 0.0);
+    for (int r = 0; r < n; ++r)
+      for (size_t i = 0; i < count; ++i) {
+        input[static_cast<size_t>(r)][i] = input_value(i, r);
+        sum[i] += input_value(i, r);
+      }
+    std::vector<strata::TaskArgs> args;
+    for (int c : members)
+      args.push_back(strata::TaskArgs()
+                         .inout(dom[c].buffer("data"))
+                         .scalar(dom[c].device_ctx)
+                         .scalar(static_cast<uint32_t>(opt.algo)));
+    const strata::CallConfig cfg{.block_dim = static_cast<uint32_t>(opt.blocks)};
+
+    const auto load = [&](strata::Orchestrator& o) {
+      for (int c : members) o.copy_to(dom[c].find("data"), input[static_cast<size_t>(c)].data());
+    };
+    const auto allreduces = [&](int k) {
+      return [&, k](strata::Orchestrator& o) {
+        for (int i = 0; i < k; ++i) {
+          if (opt.group) {
+            o.submit_group(allreduce, args, cfg, members);
+          } else {
+            for (size_t r = 0; r < members.size(); ++r) o.submit(allreduce, args[r], cfg, members[r]);
+          }
+        }
+      };
+    };
+    std::vector<float> out(count);
+    bool correct = true;
+    std::string first_error;
+    // Reads every rank's buffer back and compares it with N^(k-1) * sum.
+    const auto check = [&](int k) {
+      const double scale = std::pow(static_cast<double>(n), k - 1);
+      const bool exact = (n & (n - 1)) == 0 || k == 1;
+      for (int c : members) {
+        w.run([&](strata::Orchestrator& o) { o.copy_from(out.data(), dom[c].find("data")); });
+        for (size_t i = 0; i < count; ++i) {
+          const double want = sum[i] * scale, got = out[i];
+          const bool ok = exact ? got == want : std::fabs(got - want) <= 1e-4 * std::fabs(want);
+          if (!ok) {
+            if (correct)
+              first_error = "after " + std::to_string(k) + " allreduce(s), chip " + std::to_string(c) + " element " +
+                            std::to_string(i) + " is " + std::to_string(got) + ", expected " + std::to_string(want);
+            correct = false;
+            return;
+          }
+        }
+      }
+    };
+
+    const auto inner_run = allreduces(opt.inner), single_run = allreduces(1);
+    // Warm-up (pages of the windows and the staging area, the chips' first wake-ups), checked too.
+    for (int i = 0; i < 2; ++i) {
+      w.run(load);
+      time_run(w, inner_run);
+      check(opt.inner);
+    }
+    std::vector<double> per_allreduce, single;
+    for (int r = 0; r < opt.reps; ++r) {
+      w.run(load);
+      per_allreduce.push_back(time_run(w, inner_run) / opt.inner);
+      check(opt.inner);
+      w.run(load);
+      single.push_back(time_run(w, single_run));
+      check(1);
+    }
+    dom.release();
+    w.close();
+
+    const double t = quantile(per_allreduce, 0.5), t_min = quantile(per_allreduce, 0.0);
+    const double t1 = quantile(single, 0.5);
+    const double factor = 2.0 * (n - 1) / n, b = static_cast<double>(bytes);
+    std::printf(
+        "{\"bench\": \"allreduce\", \"version\": \"%s\", \"chips\": %d, \"bytes\": %zu, \"dtype\": \"f32\", "
+        "\"algo\": \"%s\", \"blocks\": %d, \"submit\": \"%s\", \"reps\": %d, \"inner\": %d, "
+        "\"time_us_median\": %.2f, \"time_us_min\": %.2f, \"algbw_GBps\": %.3f, \"busbw_GBps\": %.3f, "
+        "\"busbw_GBps_max\": %.3f, \"single_run_us_median\": %.2f, \"single_run_busbw_GBps\": %.3f, "
+        "\"correct\": %s}\n",
+        strata::version(), n, bytes, std::string(kAlgos[opt.algo]).c_str(), opt.blocks, opt.group ? "group" : "each",
+        opt.reps, opt.inner, t * 1e6, t_min * 1e6, b / t / 1e9, factor * b / t / 1e9, factor * b / t_min / 1e9,
+        t1 * 1e6, factor * b / t1 / 1e9, correct ? "true" : "false");
+    if (!correct) {
+      std::fprintf(stderr, "%s: wrong result: %s\n", prog, first_error.c_str());
+      return 1;
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: failed: %s\n", prog, e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,79 @@
+// examples/common/workload_util.hpp — what every workload example shares: the chip count from the
+// command line, the window size a list of buffers needs, deterministic inputs, and a Checker that prints
+// each check and turns any mismatch into a non-zero exit status.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "strata/strata.hpp"
+
+namespace strata::workloads {
+
+/// Bytes of window that `buffers` need when carved in declaration order (each aligned to 64 bytes).
+size_t window_bytes(const std::vector<BufferSpec>& buffers);
+
+/// The chip count from argv[1] (a number in [lo, hi]), `fallback` when there is no argument. Prints a
+/// usage line and returns -1 when the argument is not such a number; returns 0 after printing the
+/// usage for --help.
+int chips_from_args(int argc, char** argv, int lo, int hi, int fallback, const char* usage);
+
+/// Deterministic values in [-scale, scale) from a 64-bit LCG seeded with `seed`.
+void fill_uniform(float* x, size_t count, uint64_t seed, float scale = 1.0f);
+
+/// Nanoseconds of the monotonic clock, comparable between the processes of one machine.
+int64_t monotonic_ns();
+
+/// Counts and prints checks: "  ok    <what>" / "  FAIL  <what>: <why>".
+class Checker {
+ public:
+  explicit Checker(std::string program) : program_(std::move(program)) {}
+
+  /// Records one check.
+  bool expect(bool ok, const std::string& what, const std::string& why = {});
+
+  /// Every element of got equals want exactly; reports the first mismatch and how many there are.
+  template <class T>
+  bool exact(const std::string& what, const T* got, const T* want, size_t n) {
+    size_t bad = 0, first = n;
+    for (size_t i = 0; i < n; ++i)
+      if (!(got[i] == want[i])) {
+        if (bad++ == 0) first = i;
+      }
+    if (bad == 0) return expect(true, what + " (" + std::to_string(n) + " values, exact)");
+    return expect(false, what,
+                  std::to_string(bad) + " of " + std::to_string(n) + " values differ; first at [" +
+                      std::to_string(first) + "]: got " + text(got[first]) + ", expected " + text(want[first]));
+  }
+
+  /// max |got - want| <= tol (and every value finite); reports the largest error and where it is.
+  bool close(const std::string& what, const float* got, const float* want, size_t n, double tol);
+
+  int failures() const { return failures_; }
+  int checks() const { return checks_; }
+  /// Prints "<program>: PASS (k checks)" or "<program>: FAIL (f of k checks failed)"; returns the exit status.
+  int finish() const;
+
+ private:
+  template <class T>
+  static std::string text(T v) {
+    if constexpr (std::is_floating_point_v<T>) {
+      char b[64];
+      std::snprintf(b, sizeof b, "%.9g", static_cast<double>(v));
+      return b;
+    } else {
+      return std::to_string(v);
+    }
+  }
+
+  std::string program_;
+  int failures_ = 0;
+  int checks_ = 0;
+};
+
+}  // namespace strata::workloads
