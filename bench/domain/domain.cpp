@@ -1,10 +1,12 @@
 // bench/domain/domain.cpp — see domain.hpp.
 #include "domain.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <vector>
 

@@ -8,8 +8,6 @@
 // boundaries so that no two ranks write the same cache line.
 #include "comm/collectives.hpp"
 
-#include <emmintrin.h>
-
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -43,23 +41,12 @@ Range split(size_t n, size_t parts, size_t i, size_t grain) noexcept {
 
 uint32_t effective_blocks(uint32_t blocks) noexcept { return std::clamp<uint32_t>(blocks, 1, kCommMaxBarrierBlocks); }
 
-void stream_copy(void* dst, const void* src, size_t bytes) noexcept {
-  auto* d = static_cast<unsigned char*>(dst);
-  auto* sp = static_cast<const unsigned char*>(src);
-  size_t i = 0;
-  if (reinterpret_cast<uintptr_t>(d) % 16 == 0) {
-    for (; i + 16 <= bytes; i += 16)
-      _mm_stream_si128(reinterpret_cast<__m128i*>(d + i), _mm_load_si128(reinterpret_cast<const __m128i*>(sp + i)));
-  }
-  std::memcpy(d + i, sp + i, bytes - i);
-}
-
 /// For every destination d: out[d][i] = src[0][i] + ... + src[n-1][i], summed in rank order so every
 /// rank computes the same bits. A destination may be one of the sources (the tile is read in full
 /// before it is written). Works through an L1-sized accumulator so each source is read once and each
 /// destination written once, with loops the compiler vectorises (no aliasing with the accumulator).
 template <class A>
-void reduce_into(A* const* out, uint32_t nout, const A* const* src, uint32_t n, size_t len, bool stream = false) noexcept {
+void reduce_into(A* const* out, uint32_t nout, const A* const* src, uint32_t n, size_t len) noexcept {
   constexpr size_t kTile = 2048;
   alignas(kLine) A acc[kTile];
   for (size_t off = 0; off < len; off += kTile) {
@@ -75,10 +62,7 @@ void reduce_into(A* const* out, uint32_t nout, const A* const* src, uint32_t n, 
       const A* c = src[q] + off;
       for (size_t i = 0; i < m; ++i) acc[i] += c[i];
     }
-    if (stream)
-      for (uint32_t d = 0; d < nout; ++d) stream_copy(out[d] + off, acc, m * sizeof(A));
-    else
-      for (uint32_t d = 0; d < nout; ++d) std::memcpy(out[d] + off, acc, m * sizeof(A));
+    for (uint32_t d = 0; d < nout; ++d) std::memcpy(out[d] + off, acc, m * sizeof(A));
   }
 }
 
@@ -132,8 +116,7 @@ void allreduce_impl(const CommView& comm, A* buf, size_t count, AllreduceAlgorit
     to[q] = comm.peer(buf, (me + 1 + q) % n) + mine.begin;  // staggered: ranks write different windows first
   }
   comm.barrier(block, timeout);
-  if (mine.size() != 0) reduce_into(to, n, from, n, mine.size(), mine.size() * sizeof(A) >= (size_t{2} << 20));
-  _mm_sfence();
+  if (mine.size() != 0) reduce_into(to, n, from, n, mine.size());
   comm.barrier(block, timeout);
 }
 
