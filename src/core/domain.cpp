@@ -46,7 +46,7 @@ void* WorkerImpl::staging_alloc(size_t bytes) {
   return static_cast<char*>(buffers_->arena.data()) + *off;
 }
 
-void WorkerImpl::staging_free(void* p) noexcept { buffers_->free(p); }
+void WorkerImpl::staging_free(void* p) noexcept { buffers_->free(p, /*give_back_pages=*/false); }
 
 std::shared_ptr<DomainRecord> WorkerImpl::domain_transaction(const std::string& name, const std::vector<int>& workers,
                                                              size_t window_size,

@@ -46,12 +46,13 @@ BufferOwner::BufferOwner(size_t buffer_bytes_in, size_t heap_bytes_in)
       buffer_bytes(buffer_bytes_in),
       heap_bytes(heap_bytes_in) {}
 
-void BufferOwner::free(void* p) noexcept {
+void BufferOwner::free(void* p, bool give_back_pages) noexcept {
   std::lock_guard lock(mu);
   const size_t offset = static_cast<size_t>(static_cast<char*>(p) - static_cast<char*>(arena.data()));
   const size_t bytes = pool.free(offset);
-  // Give large buffers' pages back, so a later buffer reads as zero and memory does not stay committed.
-  if (bytes >= (size_t{1} << 20)) arena.release_pages(offset, bytes);
+  // Give large buffers' pages back, so memory does not stay committed. Staging areas keep theirs: the
+  // next copy reuses them, and faulting fresh pages in would cost ~1 ms per MiB.
+  if (give_back_pages && bytes >= (size_t{1} << 20)) arena.release_pages(offset, bytes);
 }
 
 WorkerImpl::WorkerImpl(WorkerOptions opts) : opts_(std::move(opts)), level_(opts_.level) {

@@ -45,7 +45,7 @@ namespace strata::detail {
 /// from any thread).
 struct BufferOwner {
   BufferOwner(size_t buffer_bytes, size_t heap_bytes);
-  void free(void* p) noexcept;
+  void free(void* p, bool give_back_pages = true) noexcept;
   std::mutex mu;
   ipc::SharedMapping arena;  // [buffers: buffer_bytes][heap: heap_bytes]
   core::BufferPool pool;

@@ -31,6 +31,8 @@ constexpr Tunable kTunables[] = {
      "microseconds a waiter spins (yielding) before it blocks on a futex or poll"},
     {"sim_device_bytes", "STRATA_SIM_DEVICE_BYTES", Type::Bytes, "1073741824",
      "address space of each sim chip's device memory, where its windows live (committed on first touch)"},
+    {"sim_pin_chips", "STRATA_SIM_PIN_CHIPS", Type::Int, "1",
+     "1: pin each sim chip's main thread to one of the allowed CPUs (chip i to the i-th), 0: let the OS place it"},
     {"log", "STRATA_LOG", Type::String, "warn", "log level: error, warn, info, debug, trace"},
     {"log_subsys", "STRATA_LOG_SUBSYS", Type::String, "all",
      "comma-separated subsystems to log (sched, mailbox, proc, worker, comm, child) or 'all'"},

@@ -11,6 +11,8 @@
 // The pool threads are created in the chip process (after fork) by start(). run_kernel hands blocks out
 // through an atomic counter; the chip's main thread runs blocks too, then waits for the helpers on a
 // condition variable. Only the chip's main thread calls the backend.
+#include <sched.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -59,6 +61,9 @@ long option_value(const std::string& options, const std::string& key) {
   return -1;
 }
 
+// Windows up to this size are zeroed with memset when freed; larger ones by giving their pages back.
+constexpr size_t kZeroInPlaceBytes = size_t{16} << 20;
+
 class SimBackend final : public ChipBackend {
  public:
   ~SimBackend() override { stop(); }
@@ -76,6 +81,7 @@ class SimBackend final : public ChipBackend {
     try {
       const uint32_t helpers = info.threads > 1 ? info.threads - 1 : 0;
       for (uint32_t i = 0; i < helpers; ++i) threads_.emplace_back([this] { helper_loop(); });
+      if (config::get_u64("sim_pin_chips")) pin_main_thread(info.chip_index);
       return true;
     } catch (const std::exception& e) {
       *error = std::string("sim chip: cannot start its block pool: ") + e.what();
@@ -181,9 +187,14 @@ class SimBackend final : public ChipBackend {
     if (!shared_) return;
     const size_t offset = static_cast<size_t>(static_cast<char*>(local) - slice_);
     const size_t bytes = pool_->free(offset);
-    // Zero for the next window: the pages read as zero once given back.
-    shared_->device.release_pages(static_cast<size_t>(slice_ - static_cast<char*>(shared_->device.data())) + offset,
-                                  bytes);
+    // Zero for the next window. Small windows are cleared in place and keep their pages (a fresh page
+    // costs a fault on first touch, ~1 ms per MiB); large ones give their pages back, which reads as
+    // zero and does not keep gigabytes committed.
+    if (bytes <= kZeroInPlaceBytes)
+      std::memset(local, 0, bytes);
+    else
+      shared_->device.release_pages(static_cast<size_t>(slice_ - static_cast<char*>(shared_->device.data())) + offset,
+                                    bytes);
   }
 
  private:
@@ -197,6 +208,27 @@ class SimBackend final : public ChipBackend {
     // TaskContext exposes spans; rebuild it with this block's index.
     return TaskContext(c.tensors(), c.tags(), c.scalars(), c.task_id(), b, c.block_dim(), c.worker_index(),
                        c.part(), c.parts());
+  }
+
+  // Pins the chip's main thread (after the block pool exists, so the pool's threads stay free to move)
+  // to one of the CPUs the process may use, chip i to the i-th. Left alone, the scheduler sometimes
+  // stacks every chip of a collective on one core, which halves its bandwidth.
+  static void pin_main_thread(int chip_index) noexcept {
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
+    const int n = CPU_COUNT(&allowed);
+    if (n <= 1) return;
+    int want = chip_index % n;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (!CPU_ISSET(cpu, &allowed)) continue;
+      if (want-- == 0) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        sched_setaffinity(0, sizeof one, &one);
+        return;
+      }
+    }
   }
 
   // Runs blocks of the current job until none is left.
