@@ -97,7 +97,7 @@ struct WorkerOptions {
   /// Chip backend ("sim"). STRATA_BACKEND.
   std::string backend = {};
   /// Backend-specific settings, "key=value,key=value" (sim: fault injection for tests,
-  /// "fail_window_alloc=<chip>", "crash_window_alloc=<chip>").
+  /// "fail_window_alloc=<chip>", "crash_window_alloc=<chip>", "hang_window_alloc=<chip>").
   std::string backend_options = {};
   /// Bring-up at init(): one entry per chip (level 3). init() then allocates a domain over every chip
   /// (rank r is the chip whose entry has rank r), loads the inputs, and fails fast on the first chip

@@ -217,6 +217,23 @@ TEST_F(BringupTest, LaterChipCrashingInBringupIsTheOneNamed) {
   expect_failed_bringup("crash_window_alloc=2", 2, "died", baseline());
 }
 
+// A chip that never answers its bring-up: init() gives up after init_timeout, naming the pending chip,
+// and leaves nothing behind (the hung chip is killed).
+TEST_F(BringupTest, ChipThatNeverAnswersTimesOutNamingThePendingChip) {
+  const auto leaks_before = baseline();
+  strata::Worker w({.chips = 3,
+                    .init_timeout = std::chrono::milliseconds(300),
+                    .backend_options = "hang_window_alloc=1",
+                    .bringup = configs({0, 1, 2})});
+  auto e = capture<strata::TimeoutError>([&] { w.init(); }, "init() with a chip that never answers");
+  ASSERT_TRUE(e);
+  STRATA_EXPECT_CONTAINS(e->what(), "still pending: chip 1");
+  STRATA_EXPECT_CONTAINS(e->what(), "init_timeout");
+  EXPECT_EQ(std::string(e->what()).find("chip 0"), std::string::npos) << e->what();
+  EXPECT_EQ(strata::test::find_leaks(leaks_before), "") << "left behind by the timed-out init()";
+  EXPECT_FALSE(w.initialized());
+}
+
 TEST_F(BringupTest, ChipContextsBeforeInitOrWithoutBringupThrow) {
   strata::Worker w({.chips = 2, .bringup = configs({1, 0})});
   auto e = capture<strata::UsageError>([&] { (void)w.chip_contexts(); }, "chip_contexts() before init()");

@@ -12,6 +12,7 @@
 // through an atomic counter; the chip's main thread runs blocks too, then waits for the helpers on a
 // condition variable. Only the chip's main thread calls the backend.
 #include <sched.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -78,6 +79,7 @@ class SimBackend final : public ChipBackend {
     }
     fail_alloc_ = option_value(info.options, "fail_window_alloc") == info.chip_index;
     crash_alloc_ = option_value(info.options, "crash_window_alloc") == info.chip_index;
+    hang_alloc_ = option_value(info.options, "hang_window_alloc") == info.chip_index;
     try {
       const uint32_t helpers = info.threads > 1 ? info.threads - 1 : 0;
       for (uint32_t i = 0; i < helpers; ++i) threads_.emplace_back([this] { helper_loop(); });
@@ -150,6 +152,7 @@ class SimBackend final : public ChipBackend {
 
   bool window_alloc(size_t bytes, void** local, WindowDescriptor* desc, std::string* error) noexcept override {
     if (crash_alloc_) std::abort();  // fault injection (backend_options "crash_window_alloc=<chip>")
+    while (hang_alloc_) pause();      // fault injection ("hang_window_alloc=<chip>"): never answers
     if (fail_alloc_) {
       *error = "sim: window allocation refused (fault injection)";
       return false;
@@ -266,6 +269,7 @@ class SimBackend final : public ChipBackend {
   std::optional<core::BufferPool> pool_;
   bool fail_alloc_ = false;
   bool crash_alloc_ = false;
+  bool hang_alloc_ = false;
   std::vector<std::thread> threads_;
   std::mutex mu_;
   std::condition_variable cv_, done_cv_;
