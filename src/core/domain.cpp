@@ -49,8 +49,7 @@ void* WorkerImpl::staging_alloc(size_t bytes) {
 void WorkerImpl::staging_free(void* p) noexcept { buffers_->free(p, /*give_back_pages=*/false); }
 
 std::shared_ptr<DomainRecord> WorkerImpl::domain_transaction(const std::string& name, const std::vector<int>& workers,
-                                                             size_t window_size,
-                                                             const std::vector<BufferSpec>& buffers,
+                                                             size_t window_size, const std::vector<BufferSpec>& buffers,
                                                              int64_t deadline_ns, std::string* failed_error,
                                                              int* failed_chip) {
   const int n = static_cast<int>(workers.size());
@@ -65,7 +64,8 @@ std::shared_ptr<DomainRecord> WorkerImpl::domain_transaction(const std::string& 
     unsigned char frame[ipc::kRequestSlotBytes];
     const size_t len = ipc::encode_control(ipc::FrameKind::CommBringup, nullptr, 0, frame);
     std::vector<uint64_t> idx(static_cast<size_t>(count_[0]));
-    for (int i = 0; i < count_[0]; ++i) idx[static_cast<size_t>(i)] = control_post(child(ChildKind::Chip, i), frame, len);
+    for (int i = 0; i < count_[0]; ++i)
+      idx[static_cast<size_t>(i)] = control_post(child(ChildKind::Chip, i), frame, len);
     for (int i = 0; i < count_[0]; ++i) {
       ipc::CompletionSlot reply;
       std::string err;
@@ -91,19 +91,10 @@ std::shared_ptr<DomainRecord> WorkerImpl::domain_transaction(const std::string& 
   std::vector<bool> prepared(static_cast<size_t>(n), false);
   std::vector<uint64_t> idx(static_cast<size_t>(n));
   auto abort_prepared = [&]() noexcept {
-    ipc::DomainFreePayload fp{d->allocation_id};
-    unsigned char frame[ipc::kRequestSlotBytes];
-    const size_t len = ipc::encode_control(ipc::FrameKind::DomainFree, &fp, sizeof fp, frame);
-    std::vector<std::pair<int, uint64_t>> posted;
-    for (int r = 0; r < n; ++r) {
-      ChildSlot& c = child(ChildKind::Chip, workers[static_cast<size_t>(r)]);
-      if (prepared[static_cast<size_t>(r)] && c.alive) posted.emplace_back(r, control_post(c, frame, len));
-    }
-    for (auto& [r, i] : posted) {
-      ipc::CompletionSlot reply;
-      std::string err;
-      control_wait(child(ChildKind::Chip, workers[static_cast<size_t>(r)]), i, &reply, &err, -1);
-    }
+    std::vector<int> chips;
+    for (int r = 0; r < n; ++r)
+      if (prepared[static_cast<size_t>(r)]) chips.push_back(workers[static_cast<size_t>(r)]);
+    free_on_chips(d->allocation_id, chips, name);
   };
   {
     ipc::DomainPreparePayload pp{d->allocation_id, d->window_bytes};
@@ -136,7 +127,8 @@ std::shared_ptr<DomainRecord> WorkerImpl::domain_transaction(const std::string& 
                              sizeof(uint64_t) * std::max<size_t>(nbuf, 1) * static_cast<size_t>(n);
   auto* descs = static_cast<comm::WindowDescriptor*>(staging_alloc(table_bytes));
   auto* ptrs = reinterpret_cast<uint64_t*>(descs + n);
-  for (int r = 0; r < n; ++r) std::memcpy(&descs[r], replies[static_cast<size_t>(r)].message, sizeof(comm::WindowDescriptor));
+  for (int r = 0; r < n; ++r)
+    std::memcpy(&descs[r], replies[static_cast<size_t>(r)].message, sizeof(comm::WindowDescriptor));
   std::memset(ptrs, 0, sizeof(uint64_t) * std::max<size_t>(nbuf, 1) * static_cast<size_t>(n));
   ipc::DomainCommitPayload cp{};
   cp.allocation_id = d->allocation_id;
@@ -196,7 +188,8 @@ std::shared_ptr<DomainRecord> WorkerImpl::domain_transaction(const std::string& 
         bad = r;
         bad_error = "reported buffer '" + buffers[b].name + "' at an unexpected address";
       }
-      ctx.buffers.push_back(DomainBuffer{buffers[b].name, reinterpret_cast<void*>(p), buffers[b].dtype, buffers[b].count});
+      ctx.buffers.push_back(
+          DomainBuffer{buffers[b].name, reinterpret_cast<void*>(p), buffers[b].dtype, buffers[b].count});
     }
     d->chips.push_back(std::move(ctx));
   }
@@ -227,7 +220,8 @@ Domain WorkerImpl::allocate_domain(DomainSpec spec, uint64_t run) {
     if (wkr < 0 || wkr >= count_[0])
       throw UsageError(what + ": chip " + std::to_string(wkr) + " is out of range: this Worker has " +
                        std::to_string(count_[0]) + " chips (0.." + std::to_string(count_[0] - 1) + ")");
-    if (!seen.insert(wkr).second) throw UsageError(what + ": chip " + std::to_string(wkr) + " is listed twice in workers");
+    if (!seen.insert(wkr).second)
+      throw UsageError(what + ": chip " + std::to_string(wkr) + " is listed twice in workers");
   }
   if (spec.window_size == 0) throw UsageError(what + ": window_size is 0");
   if (spec.buffers.size() > ipc::kMaxDomainBuffers)
@@ -263,15 +257,14 @@ void WorkerImpl::domain_release(DomainRecord& d) {
   if (!in_run_) domain_free(d);
 }
 
-void WorkerImpl::domain_free(DomainRecord& d) noexcept {
-  if (d.state == DomainRecord::State::Freed) return;
-  d.state = DomainRecord::State::Freed;
-  ipc::DomainFreePayload fp{d.allocation_id};
+void WorkerImpl::free_on_chips(uint64_t allocation_id, const std::vector<int>& chips,
+                               const std::string& name) noexcept {
+  ipc::DomainFreePayload fp{allocation_id};
   unsigned char frame[ipc::kRequestSlotBytes];
   const size_t len = ipc::encode_control(ipc::FrameKind::DomainFree, &fp, sizeof fp, frame);
-  std::vector<std::pair<int, uint64_t>> posted;
   try {
-    for (int chip : d.workers) {
+    std::vector<std::pair<int, uint64_t>> posted;
+    for (int chip : chips) {
       ChildSlot& c = child(ChildKind::Chip, chip);
       if (c.alive) posted.emplace_back(chip, control_post(c, frame, len));
     }
@@ -279,11 +272,17 @@ void WorkerImpl::domain_free(DomainRecord& d) noexcept {
       ipc::CompletionSlot reply;
       std::string err;
       if (!control_wait(child(ChildKind::Chip, chip), i, &reply, &err, -1))
-        STRATA_LOG_WARN("comm", "freeing domain '%s' on chip %d: %s", d.name.c_str(), chip, err.c_str());
+        STRATA_LOG_WARN("comm", "freeing domain '%s' on chip %d: %s", name.c_str(), chip, err.c_str());
     }
   } catch (const std::exception& e) {
-    STRATA_LOG_ERROR("comm", "freeing domain '%s': %s", d.name.c_str(), e.what());
+    STRATA_LOG_ERROR("comm", "freeing domain '%s': %s", name.c_str(), e.what());
   }
+}
+
+void WorkerImpl::domain_free(DomainRecord& d) noexcept {
+  if (d.state == DomainRecord::State::Freed) return;
+  d.state = DomainRecord::State::Freed;
+  free_on_chips(d.allocation_id, d.workers, d.name);
   domains_.erase(std::remove_if(domains_.begin(), domains_.end(), [&](const auto& p) { return p.get() == &d; }),
                  domains_.end());
 }
@@ -292,7 +291,8 @@ void WorkerImpl::domains_end_run(bool failed) noexcept {
   // Copy: freeing edits domains_. Newest first.
   std::vector<std::shared_ptr<DomainRecord>> all(domains_.rbegin(), domains_.rend());
   for (auto& d : all) {
-    if (d->state == DomainRecord::State::Released || (failed && d->state == DomainRecord::State::Live && !d->until_close)) {
+    if (d->state == DomainRecord::State::Released ||
+        (failed && d->state == DomainRecord::State::Live && !d->until_close)) {
       if (failed && d->state == DomainRecord::State::Live)
         STRATA_LOG_INFO("comm", "run failed: sweeping live domain '%s'", d->name.c_str());
       d->state = DomainRecord::State::Released;
@@ -345,22 +345,75 @@ void WorkerImpl::copy(const DomainBuffer& buf, void* host, size_t bytes, bool to
       for (const DomainBuffer& b : c.buffers)
         if (b.data == buf.data) chip = c.worker;
   }
-  if (chip < 0) throw UsageError(std::string(what) + ": buffer '" + buf.name + "' is not in a live domain of this Worker");
+  if (chip < 0)
+    throw UsageError(std::string(what) + ": buffer '" + buf.name + "' is not in a live domain of this Worker");
   // Consistent with the graph: the buffer's last writer finishes first.
   wait_task_finished(deps_.last_writer(buf.data));
+  std::string err;
+  if (!copy_through_chip(chip, to_device ? buf.data : host, to_device ? host : buf.data, bytes, to_device, -1, &err))
+    throw Error(std::string(what) + " of buffer '" + buf.name + "' on chip " + std::to_string(chip) + ": " + err);
+}
+
+bool WorkerImpl::copy_through_chip(int chip, void* dst, const void* src, size_t bytes, bool to_device,
+                                   int64_t deadline_ns, std::string* err) {
+  // The chip copies between its memory and a staging area in the shared arena (its backend's copy).
   void* stage = staging_alloc(bytes);
-  if (to_device) std::memcpy(stage, host, bytes);
-  ipc::CopyPayload cp{reinterpret_cast<uint64_t>(to_device ? buf.data : stage),
-                      reinterpret_cast<uint64_t>(to_device ? stage : buf.data), bytes, to_device ? 1u : 0u, 0};
+  if (to_device) std::memcpy(stage, src, bytes);
+  ipc::CopyPayload cp{reinterpret_cast<uint64_t>(to_device ? dst : stage),
+                      reinterpret_cast<uint64_t>(to_device ? stage : src), bytes, to_device ? 1u : 0u, 0};
   unsigned char frame[ipc::kRequestSlotBytes];
   const size_t len = ipc::encode_control(ipc::FrameKind::Copy, &cp, sizeof cp, frame);
   ChildSlot& c = child(ChildKind::Chip, chip);
   ipc::CompletionSlot reply;
-  std::string err;
-  const bool ok = control_wait(c, control_post(c, frame, len), &reply, &err, -1);
-  if (ok && !to_device) std::memcpy(host, stage, bytes);
+  const bool ok = control_wait(c, control_post(c, frame, len), &reply, err, deadline_ns);
+  if (ok && !to_device) std::memcpy(dst, stage, bytes);
   staging_free(stage);
-  if (!ok) throw Error(std::string(what) + " of buffer '" + buf.name + "' on chip " + std::to_string(chip) + ": " + err);
+  return ok;
+}
+
+void WorkerImpl::validate_bringup() const {
+  if (opts_.bringup.empty()) return;
+  if (level_ != 3)
+    throw UsageError("WorkerOptions::bringup on a level " + std::to_string(level_) +
+                     " Worker: bring-up configures chips, which only level 3 Workers have");
+  if (opts_.bringup.size() != device_ids_.size())
+    throw UsageError("WorkerOptions::bringup has " + std::to_string(opts_.bringup.size()) + " entries for " +
+                     std::to_string(device_ids_.size()) + " chips; give exactly one per chip");
+  std::vector<bool> rank_seen(device_ids_.size(), false);
+  for (size_t i = 0; i < opts_.bringup.size(); ++i) {
+    const ChipBringup& b = opts_.bringup[i];
+    const std::string who = "WorkerOptions::bringup[" + std::to_string(i) + "]";
+    if (b.rank < 0 || static_cast<size_t>(b.rank) >= device_ids_.size() || rank_seen[static_cast<size_t>(b.rank)])
+      throw UsageError(who + ": rank " + std::to_string(b.rank) + " is out of range or taken; ranks must be 0.." +
+                       std::to_string(device_ids_.size() - 1) + ", each once");
+    rank_seen[static_cast<size_t>(b.rank)] = true;
+    if (b.window_size == 0) throw UsageError(who + ": window_size is 0");
+    const ChipBringup& first = opts_.bringup[0];
+    bool same = b.window_size == first.window_size && b.buffers.size() == first.buffers.size();
+    for (size_t k = 0; same && k < b.buffers.size(); ++k)
+      same = b.buffers[k].name == first.buffers[k].name && b.buffers[k].dtype == first.buffers[k].dtype &&
+             b.buffers[k].count == first.buffers[k].count;
+    if (!same)
+      throw UsageError(who +
+                       ": window_size and buffers differ from bringup[0]; a domain's windows are "
+                       "symmetric, so every chip must declare the same ones");
+    size_t need = 0;
+    std::set<std::string> names;
+    for (const BufferSpec& bs : b.buffers) {
+      if (!names.insert(bs.name).second) throw UsageError(who + ": buffer name '" + bs.name + "' is used twice");
+      need = (need + bs.count * dtype_size(bs.dtype) + 63) / 64 * 64;
+    }
+    if (need > b.window_size)
+      throw UsageError(who + ": the buffers need " + std::to_string(need) + " bytes but window_size is " +
+                       std::to_string(b.window_size));
+    for (const auto& [name, bytes] : b.inputs) {
+      auto it = std::find_if(b.buffers.begin(), b.buffers.end(), [&](const BufferSpec& bs) { return bs.name == name; });
+      if (it == b.buffers.end()) throw UsageError(who + ": input for unknown buffer '" + name + "'");
+      if (bytes.size() > it->count * dtype_size(it->dtype))
+        throw UsageError(who + ": input for '" + name + "' has " + std::to_string(bytes.size()) +
+                         " bytes, more than the buffer holds");
+    }
+  }
 }
 
 void WorkerImpl::bringup_at_init() {
@@ -382,7 +435,8 @@ void WorkerImpl::bringup_at_init() {
     if (err.find("did not answer in time") != std::string::npos) {
       std::string pending;
       for (int i = 0; i < n; ++i)
-        if (child(ChildKind::Chip, i).load() != 0) pending += (pending.empty() ? "chip " : ", chip ") + std::to_string(i);
+        if (child(ChildKind::Chip, i).load() != 0)
+          pending += (pending.empty() ? "chip " : ", chip ") + std::to_string(i);
       throw TimeoutError("init(): bring-up timed out after " + std::to_string(opts_.init_timeout.count()) +
                          " ms; still pending: " + pending + " (raise WorkerOptions::init_timeout)");
     }
@@ -404,16 +458,8 @@ void WorkerImpl::bringup_at_init() {
     const ChipDomainContext& c = d->chips[static_cast<size_t>(cfgs[static_cast<size_t>(i)].rank)];
     for (const auto& [name, bytes] : cfgs[static_cast<size_t>(i)].inputs) {
       const DomainBuffer& b = c.find(name);
-      void* stage = staging_alloc(bytes.size());
-      std::memcpy(stage, bytes.data(), bytes.size());
-      ipc::CopyPayload cp{reinterpret_cast<uint64_t>(b.data), reinterpret_cast<uint64_t>(stage), bytes.size(), 1, 0};
-      unsigned char frame[ipc::kRequestSlotBytes];
-      const size_t len = ipc::encode_control(ipc::FrameKind::Copy, &cp, sizeof cp, frame);
-      ChildSlot& cs = child(ChildKind::Chip, i);
-      ipc::CompletionSlot reply;
       std::string cerr;
-      const bool ok = control_wait(cs, control_post(cs, frame, len), &reply, &cerr, deadline);
-      staging_free(stage);
+      const bool ok = copy_through_chip(i, b.data, bytes.data(), bytes.size(), true, deadline, &cerr);
       if (!ok) throw Error("chip " + std::to_string(i) + " bring-up failed: loading input '" + name + "': " + cerr);
     }
   }

@@ -1,8 +1,8 @@
 // Worker lifecycle: options, registration, init (fork + ready handshake), run, close, buffers; and the
 // public Worker/RawBuffer classes, which forward to WorkerImpl.
 #include <dlfcn.h>
-#include <sys/eventfd.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -79,48 +79,7 @@ WorkerImpl::WorkerImpl(WorkerOptions opts) : opts_(std::move(opts)), level_(opts
   opts_.close_timeout = or_default(opts_.close_timeout, "close_timeout_ms");
   opts_.chip_threads = or_default(opts_.chip_threads, "chip_threads");
   if (opts_.backend.empty()) opts_.backend = config::get_string("backend");
-  if (!opts_.bringup.empty()) {
-    if (level_ != 3)
-      throw UsageError("WorkerOptions::bringup on a level " + std::to_string(level_) +
-                       " Worker: bring-up configures chips, which only level 3 Workers have");
-    if (opts_.bringup.size() != device_ids_.size())
-      throw UsageError("WorkerOptions::bringup has " + std::to_string(opts_.bringup.size()) + " entries for " +
-                       std::to_string(device_ids_.size()) + " chips; give exactly one per chip");
-    std::vector<bool> rank_seen(device_ids_.size(), false);
-    for (size_t i = 0; i < opts_.bringup.size(); ++i) {
-      const ChipBringup& b = opts_.bringup[i];
-      const std::string who = "WorkerOptions::bringup[" + std::to_string(i) + "]";
-      if (b.rank < 0 || static_cast<size_t>(b.rank) >= device_ids_.size() || rank_seen[static_cast<size_t>(b.rank)])
-        throw UsageError(who + ": rank " + std::to_string(b.rank) + " is out of range or taken; ranks must be 0.." +
-                         std::to_string(device_ids_.size() - 1) + ", each once");
-      rank_seen[static_cast<size_t>(b.rank)] = true;
-      if (b.window_size == 0) throw UsageError(who + ": window_size is 0");
-      const ChipBringup& first = opts_.bringup[0];
-      bool same = b.window_size == first.window_size && b.buffers.size() == first.buffers.size();
-      for (size_t k = 0; same && k < b.buffers.size(); ++k)
-        same = b.buffers[k].name == first.buffers[k].name && b.buffers[k].dtype == first.buffers[k].dtype &&
-               b.buffers[k].count == first.buffers[k].count;
-      if (!same)
-        throw UsageError(who + ": window_size and buffers differ from bringup[0]; a domain's windows are "
-                         "symmetric, so every chip must declare the same ones");
-      size_t need = 0;
-      std::set<std::string> names;
-      for (const BufferSpec& bs : b.buffers) {
-        if (!names.insert(bs.name).second) throw UsageError(who + ": buffer name '" + bs.name + "' is used twice");
-        need = (need + bs.count * dtype_size(bs.dtype) + 63) / 64 * 64;
-      }
-      if (need > b.window_size)
-        throw UsageError(who + ": the buffers need " + std::to_string(need) + " bytes but window_size is " +
-                         std::to_string(b.window_size));
-      for (const auto& [name, bytes] : b.inputs) {
-        auto it = std::find_if(b.buffers.begin(), b.buffers.end(), [&](const BufferSpec& bs) { return bs.name == name; });
-        if (it == b.buffers.end()) throw UsageError(who + ": input for unknown buffer '" + name + "'");
-        if (bytes.size() > it->count * dtype_size(it->dtype))
-          throw UsageError(who + ": input for '" + name + "' has " + std::to_string(bytes.size()) +
-                           " bytes, more than the buffer holds");
-      }
-    }
-  }
+  validate_bringup();
   if (!comm::backend_available(opts_.backend)) {
     const std::string known = join(comm::backend_names());
     throw UsageError("unknown or unavailable backend '" + opts_.backend + "'; compiled in: " + known);
@@ -142,9 +101,12 @@ WorkerImpl::~WorkerImpl() {
 int WorkerImpl::count(ChildKind kind) const noexcept {
   if (!initialized_) {
     switch (kind) {
-      case ChildKind::Chip: return static_cast<int>(device_ids_.size());
-      case ChildKind::Sub: return opts_.sub_workers;
-      case ChildKind::Worker: return static_cast<int>(child_workers_.size());
+      case ChildKind::Chip:
+        return static_cast<int>(device_ids_.size());
+      case ChildKind::Sub:
+        return opts_.sub_workers;
+      case ChildKind::Worker:
+        return static_cast<int>(child_workers_.size());
     }
   }
   return count_[static_cast<int>(kind)];
@@ -200,7 +162,8 @@ Kernel WorkerImpl::register_kernel(std::string_view name, KernelFn fn) {
 
 Kernel WorkerImpl::load_kernel(const std::string& library, std::string_view name) {
   if (closed_) throw UsageError("load_kernel: this Worker is closed");
-  if (level_ != 3) throw UsageError("load_kernel on a level " + std::to_string(level_) + " Worker: kernels run on chips");
+  if (level_ != 3)
+    throw UsageError("load_kernel on a level " + std::to_string(level_) + " Worker: kernels run on chips");
   if (initialized_) check_usable("load_kernel");
   if (in_run_) throw UsageError("load_kernel inside run(): load kernels between runs");
   // The parent loads it too: to validate before any chip is asked, and so later forks inherit it.
@@ -241,7 +204,8 @@ HostFn WorkerImpl::register_host(HostCallable fn, std::string name) {
 OrchFn WorkerImpl::register_orch(OrchCallable fn, std::string name) {
   if (closed_) throw UsageError("register_orch: this Worker is closed");
   if (level_ < 4)
-    throw UsageError("register_orch('" + name + "') on a level 3 Worker: orchestration functions run on child "
+    throw UsageError("register_orch('" + name +
+                     "') on a level 3 Worker: orchestration functions run on child "
                      "Workers of a level >= 4 Worker");
   if (initialized_)
     throw UsageError("register_orch('" + name + "') after init(): register orchestration functions before init()");
@@ -327,7 +291,8 @@ void WorkerImpl::init() {
       ChildSlot& c = children_[static_cast<size_t>(i)];
       c.proc = ipc::ChildProcess::spawn([this, i] { return child_main(static_cast<size_t>(i)); });
       c.alive = true;
-      STRATA_LOG_DEBUG("worker", "forked %s as pid %d", child_name(c.kind, c.index).c_str(), static_cast<int>(c.proc.pid()));
+      STRATA_LOG_DEBUG("worker", "forked %s as pid %d", child_name(c.kind, c.index).c_str(),
+                       static_cast<int>(c.proc.pid()));
     }
     initialized_ = true;
     wait_children_ready();
@@ -452,7 +417,9 @@ int Worker::worker_count() const noexcept { return impl_->count(ChildKind::Worke
 bool Worker::initialized() const noexcept { return impl_->initialized(); }
 
 RawBuffer::RawBuffer(RawBuffer&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), bytes_(std::exchange(other.bytes_, 0)), owner_(std::move(other.owner_)) {}
+    : data_(std::exchange(other.data_, nullptr)),
+      bytes_(std::exchange(other.bytes_, 0)),
+      owner_(std::move(other.owner_)) {}
 
 RawBuffer& RawBuffer::operator=(RawBuffer&& other) noexcept {
   if (this != &other) {

@@ -62,12 +62,12 @@ struct ChildSlot {
   ipc::Mailbox* mb = nullptr;
   ipc::ChildProcess proc;
   bool alive = false;
-  std::string death;        // how it ended, once dead
-  std::string kill_reason;  // why strata killed it (task timeout)
-  uint64_t pushed = 0;      // frames published (== req_head)
-  uint64_t completed = 0;   // completions consumed (== cpl_tail); == pushed once the child is dead
+  std::string death;                // how it ended, once dead
+  std::string kill_reason;          // why strata killed it (task timeout)
+  uint64_t pushed = 0;              // frames published (== req_head)
+  uint64_t completed = 0;           // completions consumed (== cpl_tail); == pushed once the child is dead
   uint64_t lost_from = UINT64_MAX;  // once dead: the first request index it never completed
-  std::deque<uint64_t> inflight;  // task (or control) id of every frame pushed and not completed
+  std::deque<uint64_t> inflight;    // task (or control) id of every frame pushed and not completed
   uint64_t load() const noexcept { return pushed - completed; }
   bool has_room() const noexcept { return alive && load() < ipc::kRequestSlots; }
 };
@@ -104,12 +104,12 @@ struct DomainRecord {
   WorkerImpl* owner = nullptr;
   std::string name;
   uint64_t allocation_id = 0;
-  std::vector<int> workers;            // chip of each rank
+  std::vector<int> workers;              // chip of each rank
   std::vector<ChipDomainContext> chips;  // by rank
-  std::vector<int> rank_of;            // chip index -> rank, -1 for non-members
-  uint64_t window_bytes = 0;           // what each member allocated (window + signals + context page)
+  std::vector<int> rank_of;              // chip index -> rank, -1 for non-members
+  uint64_t window_bytes = 0;             // what each member allocated (window + signals + context page)
   State state = State::Live;
-  bool until_close = false;            // the bring-up domain: never swept by a failed run
+  bool until_close = false;  // the bring-up domain: never swept by a failed run
 };
 
 struct RegisteredKernel {
@@ -201,8 +201,7 @@ class WorkerImpl {
   uint64_t control_post(ChildSlot& c, const unsigned char* frame, size_t len);
   /// Waits for the reply to request `index` (until `deadline_ns`, -1: none). False + error if the child
   /// died, failed the request or did not answer in time; the reply is copied out either way.
-  bool control_wait(ChildSlot& c, uint64_t index, ipc::CompletionSlot* reply, std::string* error,
-                    int64_t deadline_ns);
+  bool control_wait(ChildSlot& c, uint64_t index, ipc::CompletionSlot* reply, std::string* error, int64_t deadline_ns);
 
   // domain.cpp
   std::shared_ptr<DomainRecord> domain_transaction(const std::string& name, const std::vector<int>& workers,
@@ -210,8 +209,14 @@ class WorkerImpl {
                                                    int64_t deadline_ns, std::string* failed_chip_error,
                                                    int* failed_chip);
   void domain_free(DomainRecord& d) noexcept;
+  /// Asks each live chip of `chips` to free allocation `allocation_id` and waits (idempotent on chips).
+  void free_on_chips(uint64_t allocation_id, const std::vector<int>& chips, const std::string& name) noexcept;
+  /// Copies through `chip` (its backend) between its memory and host memory, staged in the arena.
+  bool copy_through_chip(int chip, void* dst, const void* src, size_t bytes, bool to_device, int64_t deadline_ns,
+                         std::string* err);
   void domains_end_run(bool failed) noexcept;
   void domains_close() noexcept;
+  void validate_bringup() const;  // WorkerOptions::bringup, in the constructor
   void bringup_at_init();
   void wait_task_finished(uint64_t id);
   void* staging_alloc(size_t bytes);
@@ -258,9 +263,9 @@ class WorkerImpl {
   std::vector<TaskRecord> records_;
   core::DepMap deps_;
   std::optional<core::HeapRing> heap_;
-  std::deque<uint64_t> eligible_;  // submitted, every producer pushed, not yet pushed (id order)
+  std::deque<uint64_t> eligible_;            // submitted, every producer pushed, not yet pushed (id order)
   std::unordered_set<uint64_t> failed_ids_;  // tasks of this run that failed
-  uint64_t run_ = 0;       // generation of the current (or last) run
+  uint64_t run_ = 0;                         // generation of the current (or last) run
   bool in_run_ = false;
   uint32_t scope_depth_ = 0;
   uint64_t control_seq_ = 0;
