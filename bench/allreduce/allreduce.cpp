@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <exception>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,43 +64,40 @@ int max_allreduces_per_load(int chips) {
 
 // Returns -1 to go on, else the exit code.
 int parse(int argc, char** argv, Options* o) {
-  strata::bench::Args a(argc, argv);
-  while (a.next()) {
-    if (a.help()) {
-      print_help(a.prog());
-      return 0;
-    }
-    if (a.is("--chips"))
-      o->chips = static_cast<int>(a.int_value(1, 64));
-    else if (a.is("--bytes"))
-      o->bytes = a.int_value(4, int64_t{512} << 20);
-    else if (a.is("--reps"))
-      o->reps = static_cast<int>(a.int_value(1, 100000));
-    else if (a.is("--inner"))
-      o->inner = static_cast<int>(a.int_value(1, 100000));
-    else if (a.is("--algo"))
-      o->algo = a.choice(kAlgos);
-    else if (a.is("--blocks"))
-      o->blocks = static_cast<int>(a.int_value(1, 64));
-    else if (a.is("--submit"))
-      o->group = a.choice({"group", "each"}) == 0;
-    else if (a.is("--kernel"))
-      o->kernel = a.string_value();
+  strata::cli::FlagParser a = strata::bench::bench_flags(argc, argv);
+  const auto take = [&](strata::cli::FlagParser& f) {
+    if (f.is("--chips"))
+      o->chips = static_cast<int>(f.int_value(1, 64));
+    else if (f.is("--bytes"))
+      o->bytes = f.int_value(4, int64_t{512} << 20);
+    else if (f.is("--reps"))
+      o->reps = static_cast<int>(f.int_value(1, 100000));
+    else if (f.is("--inner"))
+      o->inner = static_cast<int>(f.int_value(1, 100000));
+    else if (f.is("--algo"))
+      o->algo = f.choice(kAlgos);
+    else if (f.is("--blocks"))
+      o->blocks = static_cast<int>(f.int_value(1, 64));
+    else if (f.is("--submit"))
+      o->group = f.choice({"group", "each"}) == 0;
+    else if (f.is("--kernel"))
+      o->kernel = f.nonempty_string_value();
     else
-      return a.unknown();
-  }
-  if (a.failed()) return 2;
+      return false;
+    return true;
+  };
+  if (int rc = a.parse([&] { print_help(a.name()); }, take); rc >= 0) return rc;
   if (o->bytes % 4) {
-    std::fprintf(stderr, "%s: --bytes must be a multiple of 4 (f32 elements), got %lld\n", a.prog(),
+    std::fprintf(stderr, "%s: --bytes must be a multiple of 4 (f32 elements), got %lld\n", a.name(),
                  static_cast<long long>(o->bytes));
-    return 2;
+    return strata::cli::kUsageExit;
   }
   // A load must last for a warm-up allreduce plus one sample (K + 1 allreduces).
   if (o->inner + 2 > max_allreduces_per_load(o->chips)) {
     std::fprintf(stderr,
                  "%s: --inner %d with %d chips would overflow f32 between loads (keep (K+1) * log2(N) <= 100)\n",
-                 a.prog(), o->inner, o->chips);
-    return 2;
+                 a.name(), o->inner, o->chips);
+    return strata::cli::kUsageExit;
   }
   return -1;
 }
@@ -114,7 +110,7 @@ int bench_allreduce_main(int argc, char** argv) {
   Options opt;
   if (int rc = parse(argc, argv, &opt); rc >= 0) return rc;
   const char* prog = argc > 0 ? argv[0] : "bench_allreduce";
-  try {
+  return strata::bench::run_or_report(prog, [&] {
     const int n = opt.chips;
     const auto bytes = static_cast<size_t>(opt.bytes);
     const size_t count = bytes / 4;
@@ -122,8 +118,7 @@ int bench_allreduce_main(int argc, char** argv) {
     const strata::Kernel allreduce = w.register_kernel(opt.kernel);
     w.init();
 
-    std::vector<int> members;
-    for (int c = 0; c < n; ++c) members.push_back(c);
+    const std::vector<int> members = strata::bench::all_chips(n);
     strata::Domain dom;
     w.run([&](strata::Orchestrator& o) {
       dom = o.allocate_domain({.name = "allreduce",
@@ -224,8 +219,5 @@ int bench_allreduce_main(int argc, char** argv) {
       return 1;
     }
     return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: failed: %s\n", prog, e.what());
-    return 1;
-  }
+  });
 }

@@ -1,17 +1,17 @@
-// bench/common/bench_common.hpp — small helpers the benchmarks under bench/ share (header only): a
-// `--flag value` / `--flag=value` parser, wall-clock timing of whole run() calls, and quantiles.
+// bench/common/bench_common.hpp — small helpers the benchmarks under bench/ share (header only): their
+// flag parser (flag_parser.hpp, shared with the `strata` tool), wall-clock timing of whole run() calls,
+// quantiles, and the exception report every benchmark ends with.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
+#include <exception>
 #include <functional>
-#include <string>
-#include <string_view>
 #include <vector>
 
+#include "flag_parser.hpp"
 #include "strata/strata.hpp"
 
 namespace strata::bench {
@@ -34,102 +34,28 @@ inline double quantile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
 }
 
-/// Walks argv[1..]: `while (p.next()) { if (p.is("--chips")) n = p.int_value(1, 64); else return p.unknown(); }`.
-/// Errors print "<prog>: ..." on stderr and mark the parser failed (exit code 2 by convention).
-class Args {
- public:
-  Args(int argc, char** argv) : argc_(argc), argv_(argv), prog_(argc > 0 ? argv[0] : "bench") {}
+/// The flag parser of a benchmark: messages start with argv[0], an unknown flag points to --help, and
+/// integers take K, M, G suffixes.
+inline cli::FlagParser bench_flags(int argc, char** argv) {
+  return cli::FlagParser(argc, argv, {.name = argc > 0 ? argv[0] : "bench", .help = "--help", .size_suffixes = true});
+}
 
-  bool next() {
-    if (failed_ || i_ >= argc_) return false;
-    std::string_view arg = argv_[i_++];
-    has_value_ = false;
-    if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
-      flag_ = std::string(arg.substr(0, eq));
-      value_ = std::string(arg.substr(eq + 1));
-      has_value_ = true;
-    } else {
-      flag_ = std::string(arg);
-    }
-    return true;
-  }
-  bool is(std::string_view name) const { return flag_ == name; }
-  bool help() const { return flag_ == "--help" || flag_ == "-h"; }
-  bool failed() const { return failed_; }
-  const char* prog() const { return prog_; }
+/// Chips 0..n-1, e.g. every member of a domain over the whole Worker.
+inline std::vector<int> all_chips(int n) {
+  std::vector<int> chips;
+  for (int c = 0; c < n; ++c) chips.push_back(c);
+  return chips;
+}
 
-  /// The value as an integer in [lo, hi]; accepts a K, M or G suffix (powers of 1024).
-  int64_t int_value(int64_t lo, int64_t hi) {
-    std::string text;
-    if (!take(&text)) return lo;
-    char* end = nullptr;
-    long long v = std::strtoll(text.c_str(), &end, 10);
-    if (end && *end && !end[1]) {
-      const char s = *end;
-      const int shift = s == 'K' || s == 'k' ? 10 : s == 'M' || s == 'm' ? 20 : s == 'G' || s == 'g' ? 30 : -1;
-      if (shift > 0 && v >= 0 && v <= (INT64_MAX >> shift)) {
-        v <<= shift;
-        ++end;
-      }
-    }
-    if (text.empty() || *end != '\0' || v < lo || v > hi) {
-      std::fprintf(stderr, "%s: %s expects an integer in [%lld, %lld], got '%s'\n", prog_, flag_.c_str(),
-                   static_cast<long long>(lo), static_cast<long long>(hi), text.c_str());
-      failed_ = true;
-      return lo;
-    }
-    return v;
+/// Runs `body` and returns its exit code; a strata (or any other) exception is reported as
+/// "<prog>: failed: <what>" and gives 1.
+inline int run_or_report(const char* prog, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: failed: %s\n", prog, e.what());
+    return 1;
   }
-  /// The value as non-empty text.
-  std::string string_value() {
-    std::string text;
-    if (take(&text) && text.empty()) {
-      std::fprintf(stderr, "%s: %s needs a non-empty value\n", prog_, flag_.c_str());
-      failed_ = true;
-    }
-    return text;
-  }
-  /// The value as one of `choices`; returns its index.
-  size_t choice(const std::vector<std::string_view>& choices) {
-    std::string text;
-    if (!take(&text)) return 0;
-    for (size_t i = 0; i < choices.size(); ++i)
-      if (text == choices[i]) return i;
-    std::string list;
-    for (auto c : choices) list += (list.empty() ? "" : ", ") + std::string(c);
-    std::fprintf(stderr, "%s: %s expects one of %s, got '%s'\n", prog_, flag_.c_str(), list.c_str(), text.c_str());
-    failed_ = true;
-    return 0;
-  }
-  /// Reports the current flag as unknown; returns 2.
-  int unknown() {
-    std::fprintf(stderr, "%s: unknown option '%s' (see --help)\n", prog_, flag_.c_str());
-    failed_ = true;
-    return 2;
-  }
-
- private:
-  bool take(std::string* out) {
-    if (has_value_) {
-      *out = value_;
-      return true;
-    }
-    if (i_ >= argc_) {
-      std::fprintf(stderr, "%s: %s needs a value\n", prog_, flag_.c_str());
-      failed_ = true;
-      return false;
-    }
-    *out = argv_[i_++];
-    return true;
-  }
-
-  int argc_;
-  char** argv_;
-  int i_ = 1;
-  const char* prog_;
-  std::string flag_, value_;
-  bool has_value_ = false;
-  bool failed_ = false;
-};
+}
 
 }  // namespace strata::bench

@@ -1,17 +1,14 @@
 // bench/dispatch/dispatch.cpp — see dispatch.hpp.
 #include "dispatch.hpp"
 
-#include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <exception>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "strata/strata.hpp"
 
 // The empty task: what is measured is everything around it.
@@ -21,6 +18,9 @@ STRATA_KERNEL(bench_dispatch_noop) { (void)ctx; }
 STRATA_KERNEL(bench_dispatch_count) { ++*ctx.data<uint64_t>(0); }
 
 namespace {
+
+using strata::bench::quantile;
+using strata::bench::time_run;
 
 struct Options {
   int chips = 2;
@@ -82,26 +82,13 @@ int parse(int argc, char** argv, Options* o) {
   return -1;
 }
 
-using Clock = std::chrono::steady_clock;
-
-double time_run(strata::Worker& w, const std::function<void(strata::Orchestrator&)>& fn) {
-  const auto t0 = Clock::now();
-  w.run(fn);
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// q-quantile of the samples (sorts them).
-double quantile(std::vector<double>& v, double q) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-}
-
 }  // namespace
 
 int bench_dispatch_main(int argc, char** argv) {
   Options opt;
   if (int rc = parse(argc, argv, &opt); rc >= 0) return rc;
-  try {
+  const char* prog = argc > 0 ? argv[0] : "bench_dispatch";
+  return strata::bench::run_or_report(prog, [&] {
     strata::Worker w({.chips = opt.chips});
     const strata::Kernel noop = w.register_kernel("bench_dispatch_noop");
     const strata::Kernel count = w.register_kernel("bench_dispatch_count");
@@ -131,14 +118,13 @@ int bench_dispatch_main(int argc, char** argv) {
     w.close();
     const uint64_t expected = uint64_t(m) * uint64_t(opt.reps + 1);
     if (cell[0] != expected) {
-      std::fprintf(stderr, "%s: the chain counted %llu tasks, expected %llu: tasks were lost or overlapped\n",
-                   argc > 0 ? argv[0] : "bench_dispatch", static_cast<unsigned long long>(cell[0]),
-                   static_cast<unsigned long long>(expected));
+      std::fprintf(stderr, "%s: the chain counted %llu tasks, expected %llu: tasks were lost or overlapped\n", prog,
+                   static_cast<unsigned long long>(cell[0]), static_cast<unsigned long long>(expected));
       return 1;
     }
 
-    const double chain_med = quantile(chain_s, 0.5), chain_min = chain_s.front();
-    const double indep_med = quantile(indep_s, 0.5), indep_min = indep_s.front();
+    const double chain_med = quantile(chain_s, 0.5), chain_min = quantile(chain_s, 0.0);
+    const double indep_med = quantile(indep_s, 0.5), indep_min = quantile(indep_s, 0.0);
     const double rt_med = quantile(rt_s, 0.5), rt_p99 = quantile(rt_s, 0.99);
     std::printf(
         "{\"bench\": \"dispatch\", \"version\": \"%s\", \"chips\": %d, \"tasks\": %d, \"reps\": %d, "
@@ -149,8 +135,5 @@ int bench_dispatch_main(int argc, char** argv) {
         strata::version(), n, m, opt.reps, chain_med / m * 1e6, chain_min / m * 1e6, m / indep_med, m / indep_min,
         indep_med / m * 1e6, opt.roundtrips, rt_med * 1e6, rt_p99 * 1e6);
     return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: failed: %s\n", argc > 0 ? argv[0] : "bench_dispatch", e.what());
-    return 1;
-  }
+  });
 }

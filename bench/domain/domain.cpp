@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <exception>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -60,22 +59,19 @@ void print_help(const char* prog) {
 
 // Returns -1 to go on, else the exit code.
 int parse(int argc, char** argv, Options* o) {
-  strata::bench::Args a(argc, argv);
-  while (a.next()) {
-    if (a.help()) {
-      print_help(a.prog());
-      return 0;
-    }
-    if (a.is("--chips"))
-      o->chips = static_cast<int>(a.int_value(1, 64));
-    else if (a.is("--window"))
-      o->window = a.int_value(64, int64_t{256} << 20);
-    else if (a.is("--reps"))
-      o->reps = static_cast<int>(a.int_value(1, 1000000));
+  strata::cli::FlagParser a = strata::bench::bench_flags(argc, argv);
+  const auto take = [&](strata::cli::FlagParser& f) {
+    if (f.is("--chips"))
+      o->chips = static_cast<int>(f.int_value(1, 64));
+    else if (f.is("--window"))
+      o->window = f.int_value(64, int64_t{256} << 20);
+    else if (f.is("--reps"))
+      o->reps = static_cast<int>(f.int_value(1, 1000000));
     else
-      return a.unknown();
-  }
-  return a.failed() ? 2 : -1;
+      return false;
+    return true;
+  };
+  return a.parse([&] { print_help(a.name()); }, take);
 }
 
 }  // namespace
@@ -84,13 +80,12 @@ int bench_domain_main(int argc, char** argv) {
   Options opt;
   if (int rc = parse(argc, argv, &opt); rc >= 0) return rc;
   const char* prog = argc > 0 ? argv[0] : "bench_domain";
-  try {
+  return strata::bench::run_or_report(prog, [&] {
     strata::Worker w({.chips = opt.chips});
     const strata::Kernel touch = w.register_kernel("bench_domain_touch");
     w.init();
 
-    std::vector<int> members;
-    for (int c = 0; c < opt.chips; ++c) members.push_back(c);
+    const std::vector<int> members = strata::bench::all_chips(opt.chips);
     const auto window = static_cast<size_t>(opt.window);
     // One buffer filling the window (buffers are 64-byte aligned, so its size is the window rounded down).
     const strata::DomainSpec spec{.name = "bench",
@@ -146,8 +141,5 @@ int bench_domain_main(int argc, char** argv) {
         quantile(ar, 0.9) * 1e6, quantile(ar, 0.0) * 1e6, quantile(amr, 0.5) * 1e6, quantile(amr, 0.9) * 1e6,
         quantile(er, 0.5) * 1e6, quantile(in_run, 0.5) * 1e6, in_run_cycles, first * 1e6);
     return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: failed: %s\n", prog, e.what());
-    return 1;
-  }
+  });
 }

@@ -116,9 +116,6 @@ FfnTp::FfnTp(Worker& w)
 FfnTimings FfnTp::forward(Orchestrator& o, const FfnShape& s, const float* x, const float* w1, const float* w2,
                           std::vector<std::vector<float>>* ys, const FfnRunOptions& opt) {
   using Clock = std::chrono::steady_clock;
-  const auto ms = [](Clock::time_point a, Clock::time_point b) {
-    return std::chrono::duration<double, std::milli>(b - a).count();
-  };
   if (s.chips < 1 || s.chips > kMaxChips) throw UsageError("FfnTp: chips must be in 1..64");
   const int n = s.chips;
   const int64_t t = s.tokens, d = s.d_model, fmax = ffn_shard_max(s);
@@ -140,7 +137,7 @@ FfnTimings FfnTp::forward(Orchestrator& o, const FfnShape& s, const float* x, co
   spec.window_size = window_bytes(spec.buffers);
   Domain dom = o.allocate_domain(spec);
   const auto t1 = Clock::now();
-  tm.allocate_ms = ms(t0, t1);
+  tm.allocate_ms = ms_between(t0, t1);
   if (opt.progress)
     std::fprintf(opt.progress,
                  "[allocate]    domain '%s' (allocation %llu) over %d chips, %.1f KiB window each: %.2f ms\n",
@@ -158,7 +155,7 @@ FfnTimings FfnTp::forward(Orchestrator& o, const FfnShape& s, const float* x, co
     o.copy_to(cc.find("w2"), w2 + f0 * d, size_t(fc * d) * sizeof(float));
   }
   const auto t2 = Clock::now();
-  tm.load_ms = ms(t1, t2);
+  tm.load_ms = ms_between(t1, t2);
   if (opt.progress)
     std::fprintf(opt.progress,
                  "[load]        X (%lldx%lld) and each chip's W1/W2 shards (%lld hidden columns at most) "

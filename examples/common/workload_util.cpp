@@ -43,6 +43,12 @@ int64_t monotonic_ns() {
       .count();
 }
 
+double ms_between(std::chrono::steady_clock::time_point t0, std::chrono::steady_clock::time_point t1) {
+  return std::chrono::duration<double, std::milli>(t1 - t0).count();
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) { return ms_between(t0, std::chrono::steady_clock::now()); }
+
 bool Checker::expect(bool ok, const std::string& what, const std::string& why) {
   ++checks_;
   if (ok) {

@@ -1,8 +1,9 @@
 // examples/common/workload_util.hpp — what every workload example shares: the chip count from the
-// command line, the window size a list of buffers needs, deterministic inputs, and a Checker that prints
-// each check and turns any mismatch into a non-zero exit status.
+// command line, the window size a list of buffers needs, deterministic inputs, clocks, and a Checker that
+// prints each check and turns any mismatch into a non-zero exit status.
 #pragma once
 
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +29,11 @@ void fill_uniform(float* x, size_t count, uint64_t seed, float scale = 1.0f);
 
 /// Nanoseconds of the monotonic clock, comparable between the processes of one machine.
 int64_t monotonic_ns();
+
+/// Milliseconds from `t0` to `t1`.
+double ms_between(std::chrono::steady_clock::time_point t0, std::chrono::steady_clock::time_point t1);
+/// Milliseconds from `t0` to now.
+double ms_since(std::chrono::steady_clock::time_point t0);
 
 /// Counts and prints checks: "  ok    <what>" / "  FAIL  <what>: <why>".
 class Checker {

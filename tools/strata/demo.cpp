@@ -26,6 +26,7 @@
 
 #include "cli.hpp"
 #include "strata/strata.hpp"
+#include "workload_util.hpp"
 
 // Kernels are defined at namespace scope: STRATA_KERNEL also exports a C symbol for them.
 
@@ -105,7 +106,8 @@ struct DemoOptions {
 };
 
 using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+using strata::workloads::ms_between;
+using strata::workloads::ms_since;
 
 void print_help() {
   std::printf(
@@ -126,28 +128,24 @@ void print_help() {
 }
 
 int parse(int argc, char** argv, DemoOptions* o) {
-  strata::tool::FlagParser p(argc, argv, 1, "demo");
-  while (p.next()) {
-    if (p.is("--help") || p.is("-h")) {
-      print_help();
-      return 0;
-    } else if (p.is("--chips")) {
+  const auto take = [&](strata::tool::FlagParser& p) {
+    if (p.is("--chips"))
       o->chips = static_cast<int>(p.int_value(1, 64));
-    } else if (p.is("--size")) {
+    else if (p.is("--size"))
       o->n = p.int_value(1, 16384);
-    } else if (p.is("--tiles")) {
+    else if (p.is("--tiles"))
       o->tiles = p.int_value(1, 64);
-    } else if (p.is("--block-dim")) {
+    else if (p.is("--block-dim"))
       o->block_dim = static_cast<uint32_t>(p.int_value(1, 64));
-    } else if (p.is("--reps")) {
+    else if (p.is("--reps"))
       o->reps = static_cast<int>(p.int_value(1, 1000));
-    } else if (p.is("--alloc")) {
+    else if (p.is("--alloc"))
       o->use_alloc = true;
-    } else {
-      return p.unknown();
-    }
-  }
-  if (p.failed()) return strata::tool::kUsageExit;
+    else
+      return false;
+    return true;
+  };
+  if (int rc = strata::tool::command_flags(argc, argv, "demo").parse(print_help, take); rc >= 0) return rc;
   if (o->n % o->tiles != 0 || o->n < o->chips) {
     std::fprintf(stderr, "strata demo: --size %lld must be a multiple of --tiles %lld and at least --chips %d\n",
                  static_cast<long long>(o->n), static_cast<long long>(o->tiles), o->chips);
@@ -284,11 +282,10 @@ int demo_matmul_main(int argc, char** argv) {
           std::printf(
               "[submit]  graph of %d tasks built and submitted in %.2f ms: %d partial products, "
               "%d reductions, %d host checks\n",
-              counts.total(), std::chrono::duration<double, std::milli>(t_submitted - t_run).count(), counts.partial,
-              counts.reduce, counts.check);
+              counts.total(), ms_between(t_run, t_submitted), counts.partial, counts.reduce, counts.check);
         std::fflush(stdout);
       });
-      const double submit_ms = std::chrono::duration<double, std::milli>(t_submitted - t_run).count();
+      const double submit_ms = ms_between(t_run, t_submitted);
       const double drain_ms = ms_since(t_submitted);
       std::printf("[run]     %s%d tasks finished %.2f ms after the last submit (%.2f ms in all)\n",
                   opt.reps > 1 ? ("rep " + std::to_string(rep + 1) + ": ").c_str() : "", counts.total(), drain_ms,

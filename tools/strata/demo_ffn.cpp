@@ -19,11 +19,12 @@
 #include "cli.hpp"
 #include "ffn_tp.hpp"
 #include "strata/strata.hpp"
+#include "workload_util.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+using strata::workloads::ms_since;
 
 struct Options {
   strata::workloads::FfnShape shape{.tokens = 128, .d_model = 512, .d_ff = 2048, .chips = 4};
@@ -53,17 +54,10 @@ void print_help() {
 }
 
 int parse(int argc, char** argv, Options* o) {
-  strata::tool::FlagParser p(argc, argv, 1, "demo");
-  while (p.next()) {
-    if (p.is("--help") || p.is("-h")) {
-      print_help();
-      return 0;
-    } else if (p.is("--workload")) {
+  const auto take = [&](strata::tool::FlagParser& p) {
+    if (p.is("--workload")) {
       const std::string wl = p.string_value();
-      if (!p.failed() && wl != "ffn") {
-        std::fprintf(stderr, "strata demo: --workload expects 'ffn' or 'matmul', got '%s'\n", wl.c_str());
-        return strata::tool::kUsageExit;
-      }
+      if (!p.failed() && wl != "ffn") p.fail("--workload expects 'ffn' or 'matmul', got '" + wl + "'");
     } else if (p.is("--chips")) {
       o->shape.chips = static_cast<int>(p.int_value(1, 16));
     } else if (p.is("--tokens")) {
@@ -77,10 +71,11 @@ int parse(int argc, char** argv, Options* o) {
     } else if (p.is("--reps")) {
       o->reps = static_cast<int>(p.int_value(1, 1000));
     } else {
-      return p.unknown();
+      return false;
     }
-  }
-  if (p.failed()) return strata::tool::kUsageExit;
+    return true;
+  };
+  if (int rc = strata::tool::command_flags(argc, argv, "demo").parse(print_help, take); rc >= 0) return rc;
   if (o->shape.d_ff < o->shape.chips) {
     std::fprintf(stderr, "strata demo: --d-ff %lld must be at least --chips %d\n",
                  static_cast<long long>(o->shape.d_ff), o->shape.chips);
