@@ -3,7 +3,9 @@
 // A child owns nothing of the parent's scheduling state: it reads frames from its mailbox in order,
 // waits on the status board for the producers each frame names, runs the callable (a kernel through the
 // backend, a host callable, or an orchestration function on its own inner Worker), marks the board and
-// posts a completion. It never throws out of this file: every failure becomes a completion message.
+// posts a completion. Chips also serve control frames in the same order: kernels loaded after init(),
+// and the domain requests (communicator bring-up, window prepare/commit/free, copies) through their
+// backend. It never throws out of this file: every failure becomes a completion message.
 #include <dlfcn.h>
 #include <unistd.h>
 

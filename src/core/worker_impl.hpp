@@ -13,6 +13,9 @@
 //   child   -> runs it, marks the board entry, posts a completion (waking the parent only if it sleeps);
 //   parent  -> consumes the completion; when every part is in, the task is finished; failures poison
 //              consumers; finished tasks retire from the ring in id order, which frees heap scopes.
+//
+// Communication domains (domain.cpp) use the same mailboxes: control frames to each member chip, served
+// in order with its tasks, make up the allocation transaction, the frees and the copies.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,9 @@
 //
 // Layout: a FrameHeader, then `payload_bytes` of payload. A task's payload is its tensors (a WireTensor
 // each, followed by `ndim` int64 extents) then its scalars (uint64 each). A control frame's payload is
-// control-specific (LoadKernel: two NUL-terminated strings, library path then symbol name).
+// control-specific: LoadKernel carries two NUL-terminated strings (library path, or "" for a kernel of
+// the program, then the symbol name); the domain and copy frames carry one fixed-size payload struct
+// each (below), whose size frame_decode checks.
 // encode_* run in the parent; frame_decode runs in the child and rejects every malformed frame (bad
 // magic, unknown kind, counts that do not add up to payload_bytes, a bad dtype/tag/ndim) with a message,
 // never by crashing. Pure functions: any thread, no shared state.
