@@ -38,7 +38,7 @@ namespace strata {
 namespace detail {
 struct DomainRecord;
 class WorkerImpl;
-}
+}  // namespace detail
 
 /// A named buffer to carve from every member's window: `count` elements of `dtype`.
 struct BufferSpec {

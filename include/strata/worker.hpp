@@ -90,6 +90,9 @@ struct WorkerOptions {
   std::chrono::milliseconds init_timeout{0};
   /// How long close() waits for a child to exit before killing it. STRATA_CLOSE_TIMEOUT_MS.
   std::chrono::milliseconds close_timeout{0};
+  /// How long a domain allocation, free or copy waits for a chip's answer (requests queue behind the
+  /// tasks already pushed to that chip). STRATA_COMM_TIMEOUT_MS.
+  std::chrono::milliseconds comm_timeout{0};
   /// Threads in a sim chip's block pool. STRATA_CHIP_THREADS.
   uint32_t chip_threads = 0;
   /// Let init() fork from a process that already runs other threads (unsafe if they hold locks).

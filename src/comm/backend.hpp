@@ -40,12 +40,12 @@ class BackendShared {
 };
 
 struct ChipInfo {
-  int chip_index = 0;     // position among the Worker's chips
-  int chip_count = 1;     // chips of the Worker
-  int device_id = 0;      // the device this chip drives
-  uint32_t threads = 1;   // block pool size (sim)
+  int chip_index = 0;               // position among the Worker's chips
+  int chip_count = 1;               // chips of the Worker
+  int device_id = 0;                // the device this chip drives
+  uint32_t threads = 1;             // block pool size (sim)
   BackendShared* shared = nullptr;  // what prepare() made, inherited by fork
-  std::string options;    // WorkerOptions::backend_options (backend-specific, e.g. fault injection)
+  std::string options;              // WorkerOptions::backend_options (backend-specific, e.g. fault injection)
 };
 
 /// Opaque description of a window that another chip can import (sim: an offset; CUDA: an IPC handle).
@@ -108,4 +108,4 @@ std::vector<std::string> backend_names();
 }  // namespace strata::comm
 
 #define STRATA_REGISTER_BACKEND(name, factory, available, prepare) \
-  static const ::strata::comm::BackendRegistrar strata_backend_registrar_##name{#name, factory, available, prepare}
+  static const ::strata::comm::BackendRegistrar strata_backend_registrar_##name { #name, factory, available, prepare }

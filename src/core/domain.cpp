@@ -90,12 +90,15 @@ std::shared_ptr<DomainRecord> WorkerImpl::domain_transaction(const std::string& 
   std::vector<ipc::CompletionSlot> replies(static_cast<size_t>(n));
   std::vector<bool> prepared(static_cast<size_t>(n), false);
   std::vector<uint64_t> idx(static_cast<size_t>(n));
-  auto abort_prepared = [&]() noexcept {
-    std::vector<int> chips;
-    for (int r = 0; r < n; ++r)
-      if (prepared[static_cast<size_t>(r)]) chips.push_back(workers[static_cast<size_t>(r)]);
-    free_on_chips(d->allocation_id, chips, name);
+  // Members that have not answered a request in time still owe it: they are not waited for again.
+  std::vector<int> pending;
+  auto note_pending = [&](int r, uint64_t index) {
+    const ChildSlot& c = child(ChildKind::Chip, workers[static_cast<size_t>(r)]);
+    if (c.alive && c.completed <= index) pending.push_back(workers[static_cast<size_t>(r)]);
   };
+  // Frees the allocation on every member: those that prepared release their window; a member still
+  // busy with its prepare frees it once that is done (the free is queued behind it).
+  auto abort_prepared = [&]() noexcept { free_on_chips(d->allocation_id, workers, name, pending); };
   {
     ipc::DomainPreparePayload pp{d->allocation_id, d->window_bytes};
     unsigned char frame[ipc::kRequestSlotBytes];
@@ -109,9 +112,12 @@ std::shared_ptr<DomainRecord> WorkerImpl::domain_transaction(const std::string& 
       if (control_wait(child(ChildKind::Chip, workers[static_cast<size_t>(r)]), idx[static_cast<size_t>(r)],
                        &replies[static_cast<size_t>(r)], &err, deadline_ns)) {
         prepared[static_cast<size_t>(r)] = true;
-      } else if (bad < 0) {
-        bad = r;
-        bad_error = err;
+      } else {
+        note_pending(r, idx[static_cast<size_t>(r)]);
+        if (bad < 0) {
+          bad = r;
+          bad_error = err;
+        }
       }
     }
     if (bad >= 0) {
@@ -150,10 +156,12 @@ std::shared_ptr<DomainRecord> WorkerImpl::domain_transaction(const std::string& 
   for (int r = 0; r < n; ++r) {
     std::string err;
     if (!control_wait(child(ChildKind::Chip, workers[static_cast<size_t>(r)]), idx[static_cast<size_t>(r)],
-                      &commits[static_cast<size_t>(r)], &err, deadline_ns) &&
-        bad < 0) {
-      bad = r;
-      bad_error = err;
+                      &commits[static_cast<size_t>(r)], &err, deadline_ns)) {
+      note_pending(r, idx[static_cast<size_t>(r)]);
+      if (bad < 0) {
+        bad = r;
+        bad_error = err;
+      }
     }
   }
   // A chip that reports another number of buffers than asked for is an error, not a truncation.
@@ -166,7 +174,9 @@ std::shared_ptr<DomainRecord> WorkerImpl::domain_transaction(const std::string& 
     }
   }
   if (bad >= 0) {
-    staging_free(descs);
+    // A member that has not answered its commit may still read the descriptor table and write its
+    // buffer addresses into it: the table is then left allocated (a few KiB) rather than reused.
+    if (pending.empty()) staging_free(descs);
     abort_prepared();
     return fail_at(workers[static_cast<size_t>(bad)], bad_error);
   }
@@ -243,10 +253,17 @@ Domain WorkerImpl::allocate_domain(DomainSpec spec, uint64_t run) {
 
   std::string err;
   int chip = -1;
-  auto d = domain_transaction(spec.name, spec.workers, spec.window_size, spec.buffers, -1, &err, &chip);
-  if (!d)
-    throw Error(what + " failed on chip " + std::to_string(chip) + ": " + err +
-                " (every member's partial allocation was released)");
+  auto d = domain_transaction(spec.name, spec.workers, spec.window_size, spec.buffers, sys::now_ns() + comm_timeout_ns_,
+                              &err, &chip);
+  if (!d) {
+    const std::string msg = what + " failed on chip " + std::to_string(chip) + ": " + err +
+                            " (every member's partial allocation was released)";
+    if (err.find("did not answer in time") != std::string::npos)
+      throw TimeoutError(msg +
+                         "; a chip serves domain requests after the tasks already pushed to it: raise "
+                         "WorkerOptions::comm_timeout (STRATA_COMM_TIMEOUT_MS) or check for a task that cannot finish");
+    throw Error(msg);
+  }
   return Domain(std::move(d));
 }
 
@@ -257,21 +274,24 @@ void WorkerImpl::domain_release(DomainRecord& d) {
   if (!in_run_) domain_free(d);
 }
 
-void WorkerImpl::free_on_chips(uint64_t allocation_id, const std::vector<int>& chips,
-                               const std::string& name) noexcept {
+void WorkerImpl::free_on_chips(uint64_t allocation_id, const std::vector<int>& chips, const std::string& name,
+                               const std::vector<int>& no_wait) noexcept {
   ipc::DomainFreePayload fp{allocation_id};
   unsigned char frame[ipc::kRequestSlotBytes];
   const size_t len = ipc::encode_control(ipc::FrameKind::DomainFree, &fp, sizeof fp, frame);
+  const int64_t deadline = sys::now_ns() + comm_timeout_ns_;
   try {
     std::vector<std::pair<int, uint64_t>> posted;
     for (int chip : chips) {
       ChildSlot& c = child(ChildKind::Chip, chip);
-      if (c.alive) posted.emplace_back(chip, control_post(c, frame, len));
+      if (!c.alive) continue;
+      const uint64_t i = control_post(c, frame, len);
+      if (std::find(no_wait.begin(), no_wait.end(), chip) == no_wait.end()) posted.emplace_back(chip, i);
     }
     for (auto& [chip, i] : posted) {
       ipc::CompletionSlot reply;
       std::string err;
-      if (!control_wait(child(ChildKind::Chip, chip), i, &reply, &err, -1))
+      if (!control_wait(child(ChildKind::Chip, chip), i, &reply, &err, deadline))
         STRATA_LOG_WARN("comm", "freeing domain '%s' on chip %d: %s", name.c_str(), chip, err.c_str());
     }
   } catch (const std::exception& e) {
@@ -350,7 +370,8 @@ void WorkerImpl::copy(const DomainBuffer& buf, void* host, size_t bytes, bool to
   // Consistent with the graph: the buffer's last writer finishes first.
   wait_task_finished(deps_.last_writer(buf.data));
   std::string err;
-  if (!copy_through_chip(chip, to_device ? buf.data : host, to_device ? host : buf.data, bytes, to_device, -1, &err))
+  if (!copy_through_chip(chip, to_device ? buf.data : host, to_device ? host : buf.data, bytes, to_device,
+                         sys::now_ns() + comm_timeout_ns_, &err))
     throw Error(std::string(what) + " of buffer '" + buf.name + "' on chip " + std::to_string(chip) + ": " + err);
 }
 

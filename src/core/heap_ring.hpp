@@ -42,7 +42,7 @@ class HeapRing {
   static size_t round_up(size_t n) noexcept { return (n + kAlign - 1) / kAlign * kAlign; }
   struct Block {
     size_t offset;
-    size_t bytes;   // including the end of the region skipped after it when the next one wrapped
+    size_t bytes;  // including the end of the region skipped after it when the next one wrapped
     uint32_t depth;
     uint64_t release_after;  // UINT64_MAX while its scope is open
   };

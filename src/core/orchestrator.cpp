@@ -49,7 +49,8 @@ int Orchestrator::chip_count() const noexcept { return impl_->count(ChildKind::C
 int Orchestrator::sub_count() const noexcept { return impl_->count(ChildKind::Sub); }
 int Orchestrator::worker_count() const noexcept { return impl_->count(ChildKind::Worker); }
 
-Scope::Scope(Scope&& other) noexcept : impl_(std::exchange(other.impl_, nullptr)), run_(other.run_), depth_(other.depth_) {}
+Scope::Scope(Scope&& other) noexcept
+    : impl_(std::exchange(other.impl_, nullptr)), run_(other.run_), depth_(other.depth_) {}
 
 Scope::~Scope() {
   try {

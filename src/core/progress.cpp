@@ -50,7 +50,8 @@ size_t WorkerImpl::poll_completions() {
       if (status == ipc::CompletionStatus::Poisoned) {
         const uint64_t dep = s.detail;
         msg = "not run: it depends on task #" + std::to_string(dep) + ", which failed";
-        if (ring_->live(dep)) msg = "not run: it depends on task #" + std::to_string(dep) + " '" + *record(dep).name + "', which failed";
+        if (ring_->live(dep))
+          msg = "not run: it depends on task #" + std::to_string(dep) + " '" + *record(dep).name + "', which failed";
       }
       part_finished(t, status != ipc::CompletionStatus::Ok, status == ipc::CompletionStatus::Poisoned, std::move(msg),
                     c.kind, c.index);
@@ -123,8 +124,7 @@ void WorkerImpl::check_task_timeouts(int64_t now) {
     if (id == 0 || !ring_->live(id)) continue;
     const TaskRecord& t = record(id);
     c.kill_reason = "task #" + std::to_string(id) + " '" + *t.name + "' exceeded its timeout of " +
-                    std::to_string(t.timeout_ns / 1000000) + " ms, so " + child_name(c.kind, c.index) +
-                    " was killed";
+                    std::to_string(t.timeout_ns / 1000000) + " ms, so " + child_name(c.kind, c.index) + " was killed";
     STRATA_LOG_WARN("sched", "%s", c.kill_reason.c_str());
     c.proc.kill();
     c.death = c.proc.reap(1000);
@@ -151,8 +151,8 @@ void WorkerImpl::handle_death(ChildSlot& c) {
     if (t.finished) continue;
     ipc::board_force_failed(board_, id);
     std::string msg = !c.kill_reason.empty() && id == running ? c.kill_reason
-                      : id == running ? who + " died while running it: " + c.death
-                                      : "not run: " + who + " died (" + c.death + ")";
+                      : id == running                         ? who + " died while running it: " + c.death
+                                                              : "not run: " + who + " died (" + c.death + ")";
     part_finished(t, true, id != running, std::move(msg), c.kind, c.index);
   }
 }

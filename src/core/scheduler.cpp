@@ -11,7 +11,8 @@ namespace strata::detail {
 
 void WorkerImpl::check_in_run(uint64_t run, const char* what) const {
   if (!in_run_ || run != run_)
-    throw UsageError(std::string(what) + " outside run(): an Orchestrator is valid only inside the run() that "
+    throw UsageError(std::string(what) +
+                     " outside run(): an Orchestrator is valid only inside the run() that "
                      "handed it to the orchestration function");
 }
 
@@ -92,14 +93,15 @@ void WorkerImpl::acquire_slot(const char* what) {
 void* WorkerImpl::heap_alloc(size_t bytes, const char* what) {
   if (!heap_->could_fit(bytes))
     throw UsageError(std::string(what) + ": " + std::to_string(bytes) + " bytes is more than the whole run heap (" +
-                     std::to_string(heap_->capacity()) + " bytes); raise WorkerOptions::heap_bytes (STRATA_HEAP_BYTES)");
+                     std::to_string(heap_->capacity()) +
+                     " bytes); raise WorkerOptions::heap_bytes (STRATA_HEAP_BYTES)");
   const int64_t deadline = sys::now_ns() + submit_timeout_ns_;
   for (;;) {
     heap_->reclaim(ring_->tail());
     if (void* p = heap_->try_alloc(bytes, scope_depth_)) return p;
     if (ring_->empty() || sys::now_ns() >= deadline)
-      throw TimeoutError(std::string(what) + ": the run heap has no room for " + std::to_string(bytes) +
-                         " bytes (" + std::to_string(heap_->used()) + " of " + std::to_string(heap_->capacity()) +
+      throw TimeoutError(std::string(what) + ": the run heap has no room for " + std::to_string(bytes) + " bytes (" +
+                         std::to_string(heap_->used()) + " of " + std::to_string(heap_->capacity()) +
                          " bytes held by open scopes or unfinished tasks); raise WorkerOptions::heap_bytes "
                          "(STRATA_HEAP_BYTES) or close scopes sooner");
     push_eligible();
@@ -116,11 +118,13 @@ TaskRef WorkerImpl::submit(ChildKind kind, uint32_t callable, std::span<TaskArgs
   const int n = count_[static_cast<int>(kind)];
   const char* kname = child_kind_name(kind);
   // Validate everything before taking any resource, so a rejected submit changes nothing.
-  const size_t table = kind == ChildKind::Chip ? kernels_.size() : kind == ChildKind::Sub ? hosts_.size() : orchs_.size();
+  const size_t table = kind == ChildKind::Chip  ? kernels_.size()
+                       : kind == ChildKind::Sub ? hosts_.size()
+                                                : orchs_.size();
   if (callable >= table)
     throw UsageError(std::string(what) + ": callable id " + std::to_string(callable) +
                      " was not registered with this Worker");
-  const std::string* name = kind == ChildKind::Chip ? &kernels_[callable].name
+  const std::string* name = kind == ChildKind::Chip  ? &kernels_[callable].name
                             : kind == ChildKind::Sub ? &hosts_[callable].name
                                                      : &orchs_[callable].name;
   if (n == 0)
@@ -187,9 +191,9 @@ TaskRef WorkerImpl::submit(ChildKind kind, uint32_t callable, std::span<TaskArgs
   t.frame_len.resize(t.parts);
   for (uint32_t p = 0; p < t.parts; ++p) {
     ipc::TaskFrameInfo info{id, callable, cfg.block_dim, p, t.parts, t.timeout_ns};
-    t.frame_len[p] = static_cast<uint32_t>(ipc::encode_task(info, parts[p].tensors(), parts[p].tags(),
-                                                            parts[p].scalars(),
-                                                            t.frames.data() + size_t{p} * ipc::kRequestSlotBytes));
+    t.frame_len[p] =
+        static_cast<uint32_t>(ipc::encode_task(info, parts[p].tensors(), parts[p].tags(), parts[p].scalars(),
+                                               t.frames.data() + size_t{p} * ipc::kRequestSlotBytes));
   }
 
   // Dependencies: read every part's last writers before recording this task as a writer.

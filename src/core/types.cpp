@@ -1,21 +1,34 @@
 // Out-of-line parts of the public value types (strata/types.hpp, kernel.hpp, errors.hpp, version.hpp).
+#include "strata/types.hpp"
+
 #include <stdexcept>
 #include <string>
 
 #include "strata/errors.hpp"
 #include "strata/kernel.hpp"
-#include "strata/types.hpp"
 #include "strata/version.hpp"
 
 namespace strata {
 
 size_t dtype_size(DType dt) noexcept {
   switch (dt) {
-    case DType::U8: case DType::I8: return 1;
-    case DType::I16: case DType::F16: case DType::BF16: return 2;
-    case DType::I32: case DType::U32: case DType::F32: return 4;
-    case DType::I64: case DType::U64: case DType::F64: return 8;
-    default: return 0;
+    case DType::U8:
+    case DType::I8:
+      return 1;
+    case DType::I16:
+    case DType::F16:
+    case DType::BF16:
+      return 2;
+    case DType::I32:
+    case DType::U32:
+    case DType::F32:
+      return 4;
+    case DType::I64:
+    case DType::U64:
+    case DType::F64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -33,9 +46,12 @@ const char* tag_name(Tag tag) noexcept {
 
 const char* child_kind_name(ChildKind kind) noexcept {
   switch (kind) {
-    case ChildKind::Chip: return "chip";
-    case ChildKind::Sub: return "sub";
-    case ChildKind::Worker: return "worker";
+    case ChildKind::Chip:
+      return "chip";
+    case ChildKind::Sub:
+      return "sub";
+    case ChildKind::Worker:
+      return "worker";
   }
   return "child";
 }

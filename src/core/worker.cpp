@@ -77,6 +77,7 @@ WorkerImpl::WorkerImpl(WorkerOptions opts) : opts_(std::move(opts)), level_(opts
   opts_.submit_timeout = or_default(opts_.submit_timeout, "submit_timeout_ms");
   opts_.init_timeout = or_default(opts_.init_timeout, "init_timeout_ms");
   opts_.close_timeout = or_default(opts_.close_timeout, "close_timeout_ms");
+  opts_.comm_timeout = or_default(opts_.comm_timeout, "comm_timeout_ms");
   opts_.chip_threads = or_default(opts_.chip_threads, "chip_threads");
   if (opts_.backend.empty()) opts_.backend = config::get_string("backend");
   validate_bringup();
@@ -86,6 +87,7 @@ WorkerImpl::WorkerImpl(WorkerOptions opts) : opts_(std::move(opts)), level_(opts
   }
   spin_ns_ = sys::spin_budget_ns();
   submit_timeout_ns_ = static_cast<int64_t>(opts_.submit_timeout.count()) * 1000000;
+  comm_timeout_ns_ = static_cast<int64_t>(opts_.comm_timeout.count()) * 1000000;
 }
 
 WorkerImpl::~WorkerImpl() {

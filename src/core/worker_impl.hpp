@@ -212,8 +212,11 @@ class WorkerImpl {
                                                    int64_t deadline_ns, std::string* failed_chip_error,
                                                    int* failed_chip);
   void domain_free(DomainRecord& d) noexcept;
-  /// Asks each live chip of `chips` to free allocation `allocation_id` and waits (idempotent on chips).
-  void free_on_chips(uint64_t allocation_id, const std::vector<int>& chips, const std::string& name) noexcept;
+  /// Asks each live chip of `chips` to free allocation `allocation_id` (idempotent on chips) and waits for
+  /// the answers (at most comm_timeout), except from the chips in `no_wait`, which still owe an answer to
+  /// an earlier request.
+  void free_on_chips(uint64_t allocation_id, const std::vector<int>& chips, const std::string& name,
+                     const std::vector<int>& no_wait = {}) noexcept;
   /// Copies through `chip` (its backend) between its memory and host memory, staged in the arena.
   bool copy_through_chip(int chip, void* dst, const void* src, size_t bytes, bool to_device, int64_t deadline_ns,
                          std::string* err);
@@ -284,6 +287,7 @@ class WorkerImpl {
   std::vector<ChipContext> chip_contexts_;
   int64_t spin_ns_ = 0;
   int64_t submit_timeout_ns_ = 0;
+  int64_t comm_timeout_ns_ = 0;
 };
 
 /// Control frames use ids with the top bit set so they never collide with task ids.

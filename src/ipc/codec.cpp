@@ -43,8 +43,8 @@ size_t encode_task(const TaskFrameInfo& info, std::span<const Tensor> tensors, s
   return static_cast<size_t>(p - out);
 }
 
-size_t encode_load_kernel(uint32_t kernel_id, const std::string& library, const std::string& symbol,
-                          unsigned char* out, size_t cap) noexcept {
+size_t encode_load_kernel(uint32_t kernel_id, const std::string& library, const std::string& symbol, unsigned char* out,
+                          size_t cap) noexcept {
   const size_t payload = library.size() + 1 + symbol.size() + 1;
   if (sizeof(FrameHeader) + payload > cap) return 0;
   FrameHeader h{};
@@ -79,12 +79,18 @@ size_t encode_control(FrameKind kind, const void* payload, size_t len, unsigned 
 namespace {
 size_t control_payload_size(FrameKind kind) {
   switch (kind) {
-    case FrameKind::CommBringup: return 0;
-    case FrameKind::DomainPrepare: return sizeof(DomainPreparePayload);
-    case FrameKind::DomainCommit: return sizeof(DomainCommitPayload);
-    case FrameKind::DomainFree: return sizeof(DomainFreePayload);
-    case FrameKind::Copy: return sizeof(CopyPayload);
-    default: return SIZE_MAX;
+    case FrameKind::CommBringup:
+      return 0;
+    case FrameKind::DomainPrepare:
+      return sizeof(DomainPreparePayload);
+    case FrameKind::DomainCommit:
+      return sizeof(DomainCommitPayload);
+    case FrameKind::DomainFree:
+      return sizeof(DomainFreePayload);
+    case FrameKind::Copy:
+      return sizeof(CopyPayload);
+    default:
+      return SIZE_MAX;
   }
 }
 
@@ -134,18 +140,24 @@ bool frame_decode(const unsigned char* bytes, size_t len, DecodedFrame* out, std
   if (h.ndeps > kMaxFrameDeps) return fail(error, "too many dependencies (" + std::to_string(h.ndeps) + ")");
   if (h.ntensors > kMaxFrameTensors) return fail(error, "too many tensors (" + std::to_string(h.ntensors) + ")");
   if (h.nscalars > kMaxFrameScalars) return fail(error, "too many scalars (" + std::to_string(h.nscalars) + ")");
-  if (h.parts == 0 || h.part >= h.parts) return fail(error, "part " + std::to_string(h.part) + " of " + std::to_string(h.parts));
+  if (h.parts == 0 || h.part >= h.parts)
+    return fail(error, "part " + std::to_string(h.part) + " of " + std::to_string(h.parts));
   if (h.block_dim == 0) return fail(error, "block_dim 0");
   for (uint16_t i = 0; i < h.ntensors; ++i) {
-    if (end - p < static_cast<ptrdiff_t>(sizeof(WireTensor))) return fail(error, "tensor " + std::to_string(i) + " truncated");
+    if (end - p < static_cast<ptrdiff_t>(sizeof(WireTensor)))
+      return fail(error, "tensor " + std::to_string(i) + " truncated");
     WireTensor w;
     std::memcpy(&w, p, sizeof w);
     p += sizeof w;
-    if (w.dtype >= static_cast<uint8_t>(DType::kCount)) return fail(error, "tensor " + std::to_string(i) + " has bad dtype " + std::to_string(w.dtype));
-    if (w.tag >= static_cast<uint8_t>(Tag::kCount)) return fail(error, "tensor " + std::to_string(i) + " has bad tag " + std::to_string(w.tag));
-    if (w.ndim > kMaxDims) return fail(error, "tensor " + std::to_string(i) + " has " + std::to_string(w.ndim) + " dimensions");
+    if (w.dtype >= static_cast<uint8_t>(DType::kCount))
+      return fail(error, "tensor " + std::to_string(i) + " has bad dtype " + std::to_string(w.dtype));
+    if (w.tag >= static_cast<uint8_t>(Tag::kCount))
+      return fail(error, "tensor " + std::to_string(i) + " has bad tag " + std::to_string(w.tag));
+    if (w.ndim > kMaxDims)
+      return fail(error, "tensor " + std::to_string(i) + " has " + std::to_string(w.ndim) + " dimensions");
     const size_t shape_bytes = size_t{w.ndim} * sizeof(int64_t);
-    if (static_cast<size_t>(end - p) < shape_bytes) return fail(error, "tensor " + std::to_string(i) + " shape truncated");
+    if (static_cast<size_t>(end - p) < shape_bytes)
+      return fail(error, "tensor " + std::to_string(i) + " shape truncated");
     Tensor& t = out->tensors[i];
     t.data = reinterpret_cast<void*>(w.data);
     t.dtype = static_cast<DType>(w.dtype);

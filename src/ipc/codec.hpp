@@ -45,9 +45,9 @@ struct DomainCommitPayload {
   uint64_t allocation_id;
   uint32_t rank;
   uint32_t size;
-  uint64_t window_size;   // usable bytes for buffers (the signal area follows)
-  uint64_t descriptors;   // address (shared memory) of `size` WindowDescriptors, rank order
-  uint64_t buffer_ptrs;   // address (shared memory) where this rank writes its nbuffers buffer addresses
+  uint64_t window_size;  // usable bytes for buffers (the signal area follows)
+  uint64_t descriptors;  // address (shared memory) of `size` WindowDescriptors, rank order
+  uint64_t buffer_ptrs;  // address (shared memory) where this rank writes its nbuffers buffer addresses
   uint32_t nbuffers;
   uint32_t reserved;
   uint64_t buffer_bytes[kMaxDomainBuffers];
@@ -112,8 +112,8 @@ struct TaskFrameInfo {
 size_t encode_task(const TaskFrameInfo& info, std::span<const Tensor> tensors, std::span<const Tag> tags,
                    std::span<const uint64_t> scalars, unsigned char* out) noexcept;
 /// Encodes a LoadKernel control frame; returns its size, or 0 if the strings do not fit.
-size_t encode_load_kernel(uint32_t kernel_id, const std::string& library, const std::string& symbol,
-                          unsigned char* out, size_t cap) noexcept;
+size_t encode_load_kernel(uint32_t kernel_id, const std::string& library, const std::string& symbol, unsigned char* out,
+                          size_t cap) noexcept;
 /// Encodes a Shutdown control frame; returns its size.
 size_t encode_shutdown(unsigned char* out) noexcept;
 /// Encodes a control frame of `kind` whose payload is the `len` bytes at `payload`; returns its size.

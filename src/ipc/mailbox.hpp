@@ -75,14 +75,14 @@ struct alignas(64) MailboxHeader {
   char init_message[kInitMessageBytes];
   // Written by the parent: request producer.
   alignas(64) std::atomic<uint64_t> req_head;
-  std::atomic<uint32_t> req_doorbell;     // futex word the child sleeps on
+  std::atomic<uint32_t> req_doorbell;    // futex word the child sleeps on
   std::atomic<uint64_t> parent_wake_at;  // a sleeping parent wants an eventfd write once cpl_head reaches this
   // Written by the child: request consumer.
   alignas(64) std::atomic<uint64_t> req_tail;
   std::atomic<uint32_t> child_sleeping;
   // Written by the child: completion producer, and the task it is running (for task timeouts).
   alignas(64) std::atomic<uint64_t> cpl_head;
-  std::atomic<uint64_t> running_task;         // task id, 0 when idle
+  std::atomic<uint64_t> running_task;        // task id, 0 when idle
   std::atomic<int64_t> running_deadline_ns;  // CLOCK_MONOTONIC deadline of running_task, 0 for none
   // Written by the parent: completion consumer.
   alignas(64) std::atomic<uint64_t> cpl_tail;

@@ -26,6 +26,8 @@ constexpr Tunable kTunables[] = {
      "how long init() waits for every child to report ready"},
     {"close_timeout_ms", "STRATA_CLOSE_TIMEOUT_MS", Type::Millis, "5000",
      "how long close() waits for a child to exit before killing it"},
+    {"comm_timeout_ms", "STRATA_COMM_TIMEOUT_MS", Type::Millis, "120000",
+     "how long a domain allocation, free or copy waits for a chip's answer"},
     {"chip_threads", "STRATA_CHIP_THREADS", Type::Int, "2", "threads in a sim chip's block pool"},
     {"spin_us", "STRATA_SPIN_US", Type::Int, "50",
      "microseconds a waiter spins (yielding) before it blocks on a futex or poll"},
@@ -59,7 +61,9 @@ const std::vector<std::optional<std::string>>& env_snapshot() {
   return snap;
 }
 
-const std::optional<std::string>& env_of(const Tunable& t) { return env_snapshot()[static_cast<size_t>(&t - kTunables)]; }
+const std::optional<std::string>& env_of(const Tunable& t) {
+  return env_snapshot()[static_cast<size_t>(&t - kTunables)];
+}
 
 uint64_t parse_u64(const Tunable& t, const char* text, bool* ok) {
   char* end = nullptr;
@@ -68,10 +72,23 @@ uint64_t parse_u64(const Tunable& t, const char* text, bool* ok) {
   *ok = errno == 0 && end != text && text[0] != '-';
   if (*ok && t.type == Type::Bytes && *end) {
     switch (*end) {
-      case 'k': case 'K': v <<= 10; ++end; break;
-      case 'm': case 'M': v <<= 20; ++end; break;
-      case 'g': case 'G': v <<= 30; ++end; break;
-      default: break;
+      case 'k':
+      case 'K':
+        v <<= 10;
+        ++end;
+        break;
+      case 'm':
+      case 'M':
+        v <<= 20;
+        ++end;
+        break;
+      case 'g':
+      case 'G':
+        v <<= 30;
+        ++end;
+        break;
+      default:
+        break;
     }
   }
   *ok = *ok && *end == '\0';

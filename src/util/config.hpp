@@ -14,10 +14,10 @@ namespace strata::config {
 enum class Type { Int, Bytes, Millis, String };
 
 struct Tunable {
-  const char* name;     // e.g. "task_ring"
-  const char* env;      // e.g. "STRATA_TASK_RING"
+  const char* name;  // e.g. "task_ring"
+  const char* env;   // e.g. "STRATA_TASK_RING"
   Type type;
-  const char* fallback; // the default, as text
+  const char* fallback;  // the default, as text
   const char* doc;
 };
 

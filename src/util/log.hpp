@@ -19,8 +19,8 @@ void write(Level level, const char* subsys, const char* fmt, ...) noexcept __att
 
 }  // namespace strata::log
 
-#define STRATA_LOG_AT(lvl, subsys, ...)                                                    \
-  do {                                                                                     \
+#define STRATA_LOG_AT(lvl, subsys, ...)                                                      \
+  do {                                                                                       \
     if (::strata::log::enabled(lvl, subsys)) ::strata::log::write(lvl, subsys, __VA_ARGS__); \
   } while (0)
 #define STRATA_LOG_ERROR(subsys, ...) STRATA_LOG_AT(::strata::log::Level::Error, subsys, __VA_ARGS__)

@@ -10,9 +10,7 @@
 
 namespace strata::sys {
 
-std::string errno_message(const char* what, int err) {
-  return std::string(what) + ": " + std::strerror(err);
-}
+std::string errno_message(const char* what, int err) { return std::string(what) + ": " + std::strerror(err); }
 
 void throw_errno(const char* what) { throw SystemError(errno_message(what, errno)); }
 

@@ -273,6 +273,34 @@ TEST_F(DomainTest, MemberCrashingMidAllocationIsReportedAtOnce) {
   w.close();
 }
 
+// A member that never answers: allocate_domain gives up after comm_timeout naming it, the other members
+// free their windows (a second window of 60% of their memory fits again), and close() still ends it.
+TEST_F(DomainTest, MemberThatNeverAnswersTimesOutAndTheOthersFreeTheirWindows) {
+  strata::Worker w({.chips = 3,
+                    .close_timeout = std::chrono::milliseconds(200),
+                    .comm_timeout = std::chrono::milliseconds(300),
+                    .backend_options = "hang_window_alloc=1"});
+  Kernels k(w);
+  w.init();
+  const size_t big = big_window();
+  auto e = capture<strata::TimeoutError>(
+      [&] {
+        w.run([&](strata::Orchestrator& o) {
+          (void)o.allocate_domain({.name = "hang", .workers = {0, 1, 2}, .window_size = big});
+        });
+      },
+      "allocation with chip 1 never answering");
+  ASSERT_TRUE(e);
+  STRATA_EXPECT_CONTAINS(e->what(), "allocate_domain('hang') failed on chip 1");
+  STRATA_EXPECT_CONTAINS(e->what(), "comm_timeout");
+  // Chips 0 and 2 released their partial windows: another window that big fits on them again.
+  w.run([&](strata::Orchestrator& o) {
+    auto d = o.allocate_domain({.name = "after", .workers = {0, 2}, .window_size = big});
+    EXPECT_EQ(d.size(), 2);
+  });
+  w.close();  // chip 1 never reads its shutdown: killed after close_timeout
+}
+
 // ---- copies -------------------------------------------------------------------------------------------
 
 TEST_F(DomainTest, CopyToAndCopyFromRoundTripOnEveryMember) {

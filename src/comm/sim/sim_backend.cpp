@@ -152,7 +152,7 @@ class SimBackend final : public ChipBackend {
 
   bool window_alloc(size_t bytes, void** local, WindowDescriptor* desc, std::string* error) noexcept override {
     if (crash_alloc_) std::abort();  // fault injection (backend_options "crash_window_alloc=<chip>")
-    while (hang_alloc_) pause();      // fault injection ("hang_window_alloc=<chip>"): never answers
+    while (hang_alloc_) pause();     // fault injection ("hang_window_alloc=<chip>"): never answers
     if (fail_alloc_) {
       *error = "sim: window allocation refused (fault injection)";
       return false;
@@ -209,8 +209,8 @@ class SimBackend final : public ChipBackend {
 
   static TaskContext at_block(const TaskContext& c, uint32_t b) noexcept {
     // TaskContext exposes spans; rebuild it with this block's index.
-    return TaskContext(c.tensors(), c.tags(), c.scalars(), c.task_id(), b, c.block_dim(), c.worker_index(),
-                       c.part(), c.parts());
+    return TaskContext(c.tensors(), c.tags(), c.scalars(), c.task_id(), b, c.block_dim(), c.worker_index(), c.part(),
+                       c.parts());
   }
 
   // Pins the chip's main thread (after the block pool exists, so the pool's threads stay free to move)
