@@ -33,11 +33,14 @@
 // epoch it can derive (e.g. from the slot's own value), so no reset is ever needed.
 //
 // Waits. A wait spins a few microseconds, then yields the CPU (sched_yield) for a while, then sleeps on
-// a futex in the slot; a signaller issues the wake-up system call only when a waiter sleeps. This keeps
-// domains with more chips than cores (or many ranks as threads) fast. Every wait has a timeout
-// (kCommDefaultTimeout unless given): past it, the wait throws std::runtime_error naming the rank, slot,
-// the value expected and the value seen, so the kernel's task fails with that message instead of
-// hanging. Timeouts are upper bounds for lost peers, never a way to pace a kernel.
+// a futex in the slot (strata's event count: wake_seq and sleepers); a signaller issues the wake-up
+// system call only when a waiter sleeps. This keeps domains with more chips than cores (or many ranks
+// as threads) fast. Every wait has a timeout (kCommDefaultTimeout unless given): past it, the wait
+// throws std::runtime_error naming the rank, slot, the value expected and the value seen, so the
+// kernel's task fails with that message instead of hanging. Timeouts are upper bounds for lost peers,
+// never a way to pace a kernel. Every wait also watches the domain's abort word (CommContext::abort_flag),
+// which strata sets when a member dies or is declared lost: the wait then throws at once (within a few
+// milliseconds) saying the domain was aborted.
 //
 // Blocks. A kernel runs as block_dim blocks that may or may not run concurrently (the sim backend runs
 // them in index order on a small pool). The rule: block b only ever synchronises with block b of the
@@ -103,9 +106,12 @@ enum class AllreduceAlgorithm : uint32_t {
 inline constexpr size_t kAllreduceLatencyMaxBytes = 32 * 1024;
 
 namespace detail {
-/// Blocks until `slot->value >= target` or `timeout_ns` passed (spin, yield, then futex). Returns
-/// whether the value was reached; `*seen` gets the last value read. Never throws.
-bool comm_wait_ge(CommSignalSlot* slot, uint64_t target, int64_t timeout_ns, uint64_t* seen) noexcept;
+/// How a toolkit wait ended.
+enum class CommWait { Reached, TimedOut, Aborted };
+/// Blocks until `slot->value >= target`, `timeout_ns` passed, or `*abort` (when not null) became
+/// non-zero (spin, yield, then futex). `*seen` gets the last value read. Never throws.
+CommWait comm_wait_ge(CommSignalSlot* slot, uint64_t target, int64_t timeout_ns, const uint32_t* abort,
+                      uint64_t* seen) noexcept;
 /// Wakes every waiter sleeping on `slot` (called by signallers that saw sleepers).
 void comm_wake(CommSignalSlot* slot) noexcept;
 /// "<what> after 12 ms" style duration text for messages.
@@ -128,6 +134,14 @@ class CommView {
   uint32_t size() const noexcept { return ctx_->size; }
   /// Bytes of each window usable for buffers (the signal area follows).
   uint64_t window_size() const noexcept { return ctx_->window_size; }
+  /// True once strata aborted the domain (a member died or was declared lost).
+  bool aborted() const noexcept {
+    return ctx_->abort_flag != 0 &&
+           std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(ctx_->abort_flag)).load(std::memory_order_acquire) !=
+               0;
+  }
+  /// This rank's named buffer `i` (declaration order): address and bytes. Throws std::out_of_range.
+  const strata_comm_buffer& buffer(uint32_t i) const;
   /// Rank r's window, as addressable from this chip.
   void* window(uint32_t r) const {
     check_rank(r, "window");
@@ -197,6 +211,8 @@ class CommView {
   [[noreturn]] void throw_bad_rank(uint32_t r, const char* what) const;
   [[noreturn]] static void throw_bad_slot(uint32_t s);
   [[noreturn]] void throw_not_in_window(const void* p) const;
+  [[noreturn]] void throw_aborted(const char* what) const;
+  const uint32_t* abort_word() const noexcept { return reinterpret_cast<const uint32_t*>(ctx_->abort_flag); }
 
   const strata_comm_context* ctx_;
 };

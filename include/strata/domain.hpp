@@ -37,8 +37,10 @@ namespace strata {
 
 namespace detail {
 struct DomainRecord;
-class WorkerImpl;
 }  // namespace detail
+namespace domain {
+class DomainManager;
+}  // namespace domain
 
 /// A named buffer to carve from every member's window: `count` elements of `dtype`.
 struct BufferSpec {
@@ -110,7 +112,7 @@ class Domain {
   bool released() const;
 
  private:
-  friend class detail::WorkerImpl;
+  friend class domain::DomainManager;
   explicit Domain(std::shared_ptr<detail::DomainRecord> rec) : rec_(std::move(rec)) {}
   std::shared_ptr<detail::DomainRecord> rec_;
 };

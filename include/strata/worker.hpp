@@ -42,8 +42,11 @@ namespace strata {
 
 namespace detail {
 class WorkerImpl;
-struct BufferOwner;
+[[noreturn]] void throw_buffer_too_large(size_t count, size_t element_bytes);
 }  // namespace detail
+namespace memory {
+class Arena;
+}  // namespace memory
 
 class Orchestrator;
 
@@ -95,8 +98,13 @@ struct WorkerOptions {
   std::chrono::milliseconds comm_timeout{0};
   /// Threads in a sim chip's block pool. STRATA_CHIP_THREADS.
   uint32_t chip_threads = 0;
-  /// Let init() fork from a process that already runs other threads (unsafe if they hold locks).
+  /// Let init() (and respawn()) fork from a process that already runs other threads (unsafe if they
+  /// hold locks).
   bool allow_threads = false;
+  /// Fail fast: once a task of a run has failed, the next submit throws the run's TaskError and tasks
+  /// not yet pushed to a child are cancelled. false: every task that does not depend on the failure
+  /// still runs.
+  bool fail_fast = true;
   /// Chip backend ("sim"). STRATA_BACKEND.
   std::string backend = {};
   /// Backend-specific settings, "key=value,key=value" (sim: fault injection for tests,
@@ -125,11 +133,11 @@ class RawBuffer {
 
  private:
   friend class detail::WorkerImpl;
-  RawBuffer(void* data, size_t bytes, std::shared_ptr<detail::BufferOwner> owner)
+  RawBuffer(void* data, size_t bytes, std::shared_ptr<memory::Arena> owner)
       : data_(data), bytes_(bytes), owner_(std::move(owner)) {}
   void* data_ = nullptr;
   size_t bytes_ = 0;
-  std::shared_ptr<detail::BufferOwner> owner_;
+  std::shared_ptr<memory::Arena> owner_;
 };
 
 /// A typed view of a RawBuffer holding `size()` elements of T.
@@ -191,6 +199,12 @@ class Worker {
   /// Calls `fn` with an Orchestrator, then waits for every submitted task, then frees what the run
   /// owns. Throws TaskError naming the first failed task; rethrows what `fn` threw.
   void run(const std::function<void(Orchestrator&)>& fn);
+  /// Between runs: re-forks every child that died or was declared lost, in place (chips, subs, child
+  /// Workers; child Workers that are alive respawn their own dead children). Kernels registered or
+  /// loaded so far reach the new chips; the bring-up is repeated if it lost a member (chip_contexts()
+  /// then describes the new one); domains that had a dead member are freed and their handles throw.
+  /// UsageError inside a run, or in a process running other threads unless allow_threads.
+  void respawn();
   /// Shuts every child down, reaps it and unmaps everything. Always returns; a second call throws
   /// UsageError. The destructor calls it if needed.
   void close();
@@ -199,6 +213,7 @@ class Worker {
   RawBuffer create_raw_buffer(size_t bytes);
   template <class T>
   Buffer<T> create_buffer(size_t count) {
+    if (count > SIZE_MAX / sizeof(T)) detail::throw_buffer_too_large(count, sizeof(T));
     return Buffer<T>(create_raw_buffer(count * sizeof(T)));
   }
 

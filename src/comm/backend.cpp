@@ -1,7 +1,8 @@
 #include "comm/backend.hpp"
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
-#include <mutex>
 
 namespace strata::comm {
 namespace {
@@ -11,6 +12,7 @@ struct Entry {
   BackendFactory factory;
   bool (*available)();
   BackendPrepare prepare;
+  std::span<const BackendOption> options;
 };
 
 std::vector<Entry>& registry() {
@@ -24,11 +26,28 @@ const Entry* find(const std::string& name) {
   return nullptr;
 }
 
+// Calls f(key, value) for each comma-separated item; false at the first item f refuses.
+template <class F>
+bool for_each_option(const std::string& text, F&& f) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find(',', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(pos, end - pos);
+    const size_t eq = item.find('=');
+    if (!f(item, eq == std::string::npos ? std::string() : item.substr(0, eq),
+           eq == std::string::npos ? std::string() : item.substr(eq + 1), eq != std::string::npos))
+      return false;
+    pos = end + 1;
+  }
+  return true;
+}
+
 }  // namespace
 
 BackendRegistrar::BackendRegistrar(const char* name, BackendFactory factory, bool (*available)(),
-                                   BackendPrepare prepare) noexcept {
-  registry().push_back(Entry{name, factory, available, prepare});
+                                   BackendPrepare prepare, std::span<const BackendOption> options) noexcept {
+  registry().push_back(Entry{name, factory, available, prepare, options});
 }
 
 std::unique_ptr<BackendShared> prepare_backend(const std::string& name, int chip_count, std::string* error) {
@@ -38,7 +57,7 @@ std::unique_ptr<BackendShared> prepare_backend(const std::string& name, int chip
 }
 
 bool kernel_invoke(const KernelImpl& k, const TaskContext& ctx, std::string* error) noexcept {
-  char msg[512];
+  char msg[4096];
   msg[0] = '\0';
   int rc = k.entry ? k.entry(&ctx, msg, sizeof msg) : detail::kernel_entry_call(k.fn, &ctx, msg, sizeof msg);
   if (rc == 0) return true;
@@ -60,6 +79,50 @@ bool backend_available(const std::string& name) {
 std::vector<std::string> backend_names() {
   std::vector<std::string> out;
   for (const Entry& e : registry()) out.push_back(std::string(e.name) + (e.available() ? "" : " (unavailable)"));
+  return out;
+}
+
+std::span<const BackendOption> backend_options(const std::string& name) {
+  const Entry* e = find(name);
+  return e ? e->options : std::span<const BackendOption>{};
+}
+
+bool validate_backend_options(const std::string& name, const std::string& text, std::string* why) {
+  const auto known = backend_options(name);
+  auto known_keys = [&] {
+    std::string s;
+    for (const BackendOption& o : known) s += (s.empty() ? "" : ", ") + std::string(o.key);
+    return s.empty() ? std::string("none") : s;
+  };
+  return for_each_option(
+      text, [&](const std::string& item, const std::string& key, const std::string& value, bool has_eq) {
+        if (!has_eq || key.empty()) {
+          *why = "'" + item + "' is not key=value";
+          return false;
+        }
+        bool found = false;
+        for (const BackendOption& o : known) found |= key == o.key;
+        if (!found) {
+          *why = "unknown option '" + key + "' for backend '" + name + "' (it accepts: " + known_keys() + ")";
+          return false;
+        }
+        char* end = nullptr;
+        errno = 0;
+        const long v = std::strtol(value.c_str(), &end, 10);
+        if (value.empty() || *end != '\0' || errno != 0 || v < 0) {
+          *why = "option '" + key + "' wants a non-negative integer, not '" + value + "'";
+          return false;
+        }
+        return true;
+      });
+}
+
+long backend_option(const std::string& text, const std::string& key, long fallback) {
+  long out = fallback;
+  for_each_option(text, [&](const std::string&, const std::string& k, const std::string& value, bool) {
+    if (k == key) out = std::strtol(value.c_str(), nullptr, 10);
+    return true;
+  });
   return out;
 }
 

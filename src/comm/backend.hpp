@@ -2,10 +2,18 @@
 //
 // A ChipBackend lives in a chip process (created there after fork) and does what depends on the kind of
 // chip: running a kernel as `block_dim` blocks, device memory, copies between host and device, and
-// windows (allocate + export a descriptor, import a peer's descriptor, release). Core
-// code holds only this interface and never asks which backend it has. A backend is a folder under comm/
-// that fills this interface and registers itself in one line with STRATA_REGISTER_BACKEND; a backend
-// whose hardware is missing reports itself unavailable instead of failing to build.
+// windows (allocate + export a descriptor, import a peer's descriptor, write the window's context page,
+// release). Core code holds only this interface and never asks which backend it has. A backend is a
+// folder under comm/ that fills this interface and registers itself in one line with
+// STRATA_REGISTER_BACKEND; a backend whose hardware is missing reports itself unavailable instead of
+// failing to build.
+//
+// Descriptors are opaque and variable-size (up to kMaxWindowDescriptorBytes: a sim offset, a CUDA
+// shareable handle), and the backend writes the CommContext and the buffer table into its own memory
+// (write_context), so a device backend needs nothing from core but this file.
+//
+// Options: each backend declares the `key=value` options it accepts (WorkerOptions::backend_options);
+// validate_backend_options() refuses anything else in the parent, before any process is forked.
 //
 // Thread use: every method is called from the chip process's main thread; run_kernel may use threads of
 // its own. No method throws: failures come back as false plus a message.
@@ -14,9 +22,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "strata/comm_context.h"
 #include "strata/kernel.hpp"
 
 namespace strata::comm {
@@ -45,14 +55,23 @@ struct ChipInfo {
   int device_id = 0;                // the device this chip drives
   uint32_t threads = 1;             // block pool size (sim)
   BackendShared* shared = nullptr;  // what prepare() made, inherited by fork
-  std::string options;              // WorkerOptions::backend_options (backend-specific, e.g. fault injection)
+  std::string options;              // WorkerOptions::backend_options, already validated
 };
+
+inline constexpr size_t kMaxWindowDescriptorBytes = 1024;
 
 /// Opaque description of a window that another chip can import (sim: an offset; CUDA: an IPC handle).
 struct WindowDescriptor {
-  uint64_t words[8] = {};
+  uint32_t size = 0;  // bytes of `bytes` in use
+  uint32_t reserved = 0;
+  unsigned char bytes[kMaxWindowDescriptorBytes] = {};
 };
-static_assert(sizeof(WindowDescriptor) == 64);
+
+/// One option a backend accepts in WorkerOptions::backend_options.
+struct BackendOption {
+  const char* key;
+  const char* doc;  // what it does, and its value (an integer)
+};
 
 class ChipBackend {
  public:
@@ -73,7 +92,7 @@ class ChipBackend {
   virtual bool copy_from_device(void* dst, const void* src, size_t bytes, std::string* error) noexcept = 0;
 
   // ---- Windows (communication domains) ----
-  /// Brings up the base communicator among the Worker's chips (once per Worker, before the first window).
+  /// Brings up the base communicator among the Worker's chips (before the first window on this chip).
   virtual bool comm_bringup(std::string* error) noexcept = 0;
   /// Allocates `bytes` (a multiple of 4096) of this chip's memory for a window, zeroed before it returns,
   /// and describes it so peers can import it.
@@ -81,6 +100,10 @@ class ChipBackend {
   /// Makes a peer's window addressable from this chip.
   virtual bool window_import(const WindowDescriptor& desc, void** addr, std::string* error) noexcept = 0;
   virtual void window_unimport(void* addr) noexcept = 0;
+  /// Writes a window's context page (this chip's memory, at `page`): the CommContext, then the buffer
+  /// table at `table` (also in the page).
+  virtual bool write_context(void* page, const CommContext& ctx, void* table,
+                             std::span<const strata_comm_buffer> buffers, std::string* error) noexcept = 0;
   /// Frees a window window_alloc gave (after every peer has unimported it).
   virtual void window_free(void* local) noexcept = 0;
 };
@@ -90,8 +113,10 @@ using BackendFactory = std::unique_ptr<ChipBackend> (*)();
 using BackendPrepare = std::unique_ptr<BackendShared> (*)(int chip_count, std::string* error);
 
 struct BackendRegistrar {
-  /// `available` says whether the hardware is there (a missing backend is listed but not usable).
-  BackendRegistrar(const char* name, BackendFactory factory, bool (*available)(), BackendPrepare prepare) noexcept;
+  /// `available` says whether the hardware is there (a missing backend is listed but not usable);
+  /// `options` lists the backend_options keys it accepts.
+  BackendRegistrar(const char* name, BackendFactory factory, bool (*available)(), BackendPrepare prepare,
+                   std::span<const BackendOption> options) noexcept;
 };
 
 /// The backend's parent-side preparation (null when none is needed). Throws nothing; null + error on
@@ -104,8 +129,16 @@ std::unique_ptr<ChipBackend> make_backend(const std::string& name);
 bool backend_available(const std::string& name);
 /// Every compiled-in backend as "name" or "name (unavailable)".
 std::vector<std::string> backend_names();
+/// The options backend `name` accepts.
+std::span<const BackendOption> backend_options(const std::string& name);
+/// Checks "key=value,key=value" against the options of backend `name` (integer values); false + why.
+bool validate_backend_options(const std::string& name, const std::string& text, std::string* why);
+/// The integer value of `key` in an already validated option string, or `fallback`.
+long backend_option(const std::string& text, const std::string& key, long fallback);
 
 }  // namespace strata::comm
 
-#define STRATA_REGISTER_BACKEND(name, factory, available, prepare) \
-  static const ::strata::comm::BackendRegistrar strata_backend_registrar_##name { #name, factory, available, prepare }
+#define STRATA_REGISTER_BACKEND(name, factory, available, prepare, options)       \
+  static const ::strata::comm::BackendRegistrar strata_backend_registrar_##name { \
+#name, factory, available, prepare, options                                   \
+  }

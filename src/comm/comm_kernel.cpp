@@ -1,119 +1,64 @@
 // comm/comm_kernel.cpp — the out-of-line half of the kernel toolkit (strata/comm_kernel.hpp): context
-// checks, the three-phase wait (spin, yield, futex) and the barrier.
+// checks, waits and the barrier.
 //
-// Waits are built for oversubscription: a domain may have 4-16 chip processes (or, in tests, 64 ranks as
-// threads) on 2 cores, so a waiter gives its core away after a few microseconds and sleeps after a few
-// dozen more. The futex word lives in the signal slot, which is shared between processes, so the
-// shared (non-PRIVATE) futex operations are used.
+// A wait is strata's event count (ipc/event_count.hpp) over the slot's wake_seq/sleepers pair: spin,
+// yield, then sleep. Waits are built for oversubscription — a domain may have 4-16 chip processes (or,
+// in tests, 64 ranks as threads) on 2 cores — so a waiter gives its core away after a few microseconds.
+// Sleeps are cut into slices so the domain's abort word is re-read at least every kAbortCheckNs: a peer
+// that died cannot signal, strata's parent sets the word instead.
 #include "strata/comm_kernel.hpp"
 
-#include <linux/futex.h>
-#include <sched.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <cinttypes>
-#include <climits>
 #include <cstdio>
-#include <ctime>
+#include <stdexcept>
 #include <string>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
+#include "ipc/event_count.hpp"
+#include "util/sys.hpp"
 
 namespace strata {
 namespace detail {
 namespace {
 
-// Spin this long with pause before yielding, and yield until this long before sleeping. The spin
-// catches a peer that is a few cache misses behind; the yield phase a peer that is running on the other
-// core and almost there, without paying a futex round trip (several microseconds each way).
-constexpr int64_t kSpinNs = 3000;
-constexpr int64_t kYieldNs = 50000;
+constexpr int64_t kAbortCheckNs = 10'000'000;
 
-int64_t now_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
+static_assert(offsetof(CommSignalSlot, wake_seq) % 8 == 0 &&
+                  offsetof(CommSignalSlot, sleepers) == offsetof(CommSignalSlot, wake_seq) + 4,
+              "wake_seq and sleepers form an event count word");
 
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  _mm_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
+ipc::EventCount event_of(CommSignalSlot* slot) noexcept {
+  return ipc::EventCount(reinterpret_cast<ipc::EventWord*>(&slot->wake_seq));
 }
 
 uint64_t load_value(CommSignalSlot* slot) noexcept {
   return std::atomic_ref<uint64_t>(slot->value).load(std::memory_order_acquire);
 }
 
+bool is_aborted(const uint32_t* abort) noexcept {
+  return abort && std::atomic_ref<uint32_t>(*const_cast<uint32_t*>(abort)).load(std::memory_order_acquire) != 0;
+}
+
 }  // namespace
 
-bool comm_wait_ge(CommSignalSlot* slot, uint64_t target, int64_t timeout_ns, uint64_t* seen) noexcept {
+CommWait comm_wait_ge(CommSignalSlot* slot, uint64_t target, int64_t timeout_ns, const uint32_t* abort,
+                      uint64_t* seen) noexcept {
   uint64_t v = load_value(slot);
   if (v >= target) {
     *seen = v;
-    return true;
+    return CommWait::Reached;
   }
-  const int64_t start = now_ns();
+  const int64_t start = sys::now_ns();
   const int64_t deadline = timeout_ns > INT64_MAX - start ? INT64_MAX : start + timeout_ns;
-  int64_t now = start;
-  // Phase 1: spin (the clock is read every 16 pauses).
-  while (now - start < kSpinNs && now < deadline) {
-    for (int i = 0; i < 16; ++i) {
-      cpu_relax();
-      if ((v = load_value(slot)) >= target) {
-        *seen = v;
-        return true;
-      }
-    }
-    now = now_ns();
-  }
-  // Phase 2: yield.
-  while (now - start < kSpinNs + kYieldNs && now < deadline) {
-    sched_yield();
-    if ((v = load_value(slot)) >= target) {
-      *seen = v;
-      return true;
-    }
-    now = now_ns();
-  }
-  // Phase 3: sleep on the futex word until a signaller that sees us bumps it, or the deadline.
-  std::atomic_ref<uint32_t> sleepers(slot->sleepers);
-  std::atomic_ref<uint32_t> wake_seq(slot->wake_seq);
-  std::atomic_ref<uint64_t> value(slot->value);
-  for (;;) {
-    sleepers.fetch_add(1, std::memory_order_seq_cst);
-    const uint32_t seq = wake_seq.load(std::memory_order_seq_cst);
-    v = value.load(std::memory_order_seq_cst);
-    now = now_ns();
-    if (v >= target || now >= deadline) {
-      sleepers.fetch_sub(1, std::memory_order_seq_cst);
-      *seen = v;
-      return v >= target;
-    }
-    const int64_t left = deadline - now;
-    timespec ts{};
-    ts.tv_sec = static_cast<time_t>(left / 1000000000);
-    ts.tv_nsec = static_cast<long>(left % 1000000000);
-    // Returns at once when wake_seq moved since we read it (a signaller saw us), on a wake-up, on a
-    // signal or at the timeout; the loop re-checks in every case.
-    syscall(SYS_futex, &slot->wake_seq, FUTEX_WAIT, seq, &ts, nullptr, 0);
-    sleepers.fetch_sub(1, std::memory_order_seq_cst);
-    if ((v = load_value(slot)) >= target) {
-      *seen = v;
-      return true;
-    }
-  }
+  bool aborted = false;
+  const bool reached = ipc::wait_on(
+      event_of(slot), [&] { return (v = load_value(slot)) >= target; }, [&] { return (aborted = is_aborted(abort)); },
+      sys::spin_budget_ns(), deadline, kAbortCheckNs);
+  *seen = v;
+  if (reached) return CommWait::Reached;
+  return aborted ? CommWait::Aborted : CommWait::TimedOut;
 }
 
-void comm_wake(CommSignalSlot* slot) noexcept {
-  std::atomic_ref<uint32_t>(slot->wake_seq).fetch_add(1, std::memory_order_seq_cst);
-  syscall(SYS_futex, &slot->wake_seq, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
-}
+void comm_wake(CommSignalSlot* slot) noexcept { event_of(slot).wake(); }
 
 std::string comm_duration_text(std::chrono::nanoseconds d) {
   const auto ns = d.count();
@@ -161,10 +106,24 @@ CommView CommView::from_task(const TaskContext& ctx, size_t scalar_index) {
   return CommView(ctx.scalar<uint64_t>(scalar_index));
 }
 
+const strata_comm_buffer& CommView::buffer(uint32_t i) const {
+  if (i >= ctx_->nbuffers || ctx_->buffers == 0)
+    throw std::out_of_range("strata comm: buffer " + std::to_string(i) + " of a domain with " +
+                            std::to_string(ctx_->nbuffers) + " buffers");
+  return reinterpret_cast<const strata_comm_buffer*>(ctx_->buffers)[i];
+}
+
+void CommView::throw_aborted(const char* what) const {
+  throw std::runtime_error("strata comm: " + rank_text(*ctx_) + ": the domain was aborted while " + what +
+                           ": a member chip died or was declared lost");
+}
+
 uint64_t CommView::wait_ge(uint32_t s, uint64_t value, std::chrono::nanoseconds timeout) const {
   CommSignalSlot* p = slot(ctx_->rank, s);
   uint64_t seen = 0;
-  if (detail::comm_wait_ge(p, value, timeout.count(), &seen)) return seen;
+  const auto r = detail::comm_wait_ge(p, value, timeout.count(), abort_word(), &seen);
+  if (r == detail::CommWait::Reached) return seen;
+  if (r == detail::CommWait::Aborted) throw_aborted(("waiting for signal slot " + std::to_string(s)).c_str());
   throw std::runtime_error("strata comm: " + rank_text(*ctx_) + " timed out after " +
                            detail::comm_duration_text(timeout) + " waiting for signal slot " + std::to_string(s) +
                            " >= " + std::to_string(value) + " (last seen " + std::to_string(seen) + ")");
@@ -191,7 +150,9 @@ void CommView::barrier(uint32_t block, std::chrono::nanoseconds timeout) const {
     target = round;
     signal_add(0, s, 1);
   }
-  if (!detail::comm_wait_ge(mine, target, timeout.count(), &seen)) {
+  const auto r = detail::comm_wait_ge(mine, target, timeout.count(), abort_word(), &seen);
+  if (r == detail::CommWait::Aborted) throw_aborted(("in barrier (block " + std::to_string(block) + ")").c_str());
+  if (r == detail::CommWait::TimedOut) {
     std::string state = ctx_->rank == 0
                             ? std::to_string(seen - (round - 1) * n) + " of " + std::to_string(n) + " ranks arrived"
                             : "rank 0 has not released it (it waits for every rank)";

@@ -80,6 +80,7 @@ namespace {
 size_t control_payload_size(FrameKind kind) {
   switch (kind) {
     case FrameKind::CommBringup:
+    case FrameKind::Respawn:
       return 0;
     case FrameKind::DomainPrepare:
       return sizeof(DomainPreparePayload);
@@ -129,6 +130,7 @@ bool frame_decode(const unsigned char* bytes, size_t len, DecodedFrame* out, std
     case FrameKind::DomainCommit:
     case FrameKind::DomainFree:
     case FrameKind::Copy:
+    case FrameKind::Respawn:
       if (h.payload_bytes != control_payload_size(static_cast<FrameKind>(h.kind)))
         return fail(error, "control payload of " + std::to_string(h.payload_bytes) + " bytes for kind " +
                                std::to_string(h.kind));

@@ -4,7 +4,8 @@
 // each, followed by `ndim` int64 extents) then its scalars (uint64 each). A control frame's payload is
 // control-specific: LoadKernel carries two NUL-terminated strings (library path, or "" for a kernel of
 // the program, then the symbol name); the domain and copy frames carry one fixed-size payload struct
-// each (below), whose size frame_decode checks.
+// each (below), whose size frame_decode checks. Replies travel in the completion's `detail` and payload
+// (ipc/channel.hpp), as each kind below says.
 // encode_* run in the parent; frame_decode runs in the child and rejects every malformed frame (bad
 // magic, unknown kind, counts that do not add up to payload_bytes, a bad dtype/tag/ndim) with a message,
 // never by crashing. Pure functions: any thread, no shared state.
@@ -15,41 +16,47 @@
 #include <span>
 #include <string>
 
-#include "ipc/mailbox.hpp"
+#include "ipc/channel.hpp"
 #include "strata/types.hpp"
 
 namespace strata::ipc {
 
 inline constexpr uint32_t kFrameMagic = 0x46525453;  // "STRF"
 inline constexpr uint32_t kMaxFrameDeps = 8;
+/// Control frames (everything but tasks) carry ids with the top bit set, so they never collide with
+/// task ids.
+inline constexpr uint64_t kControlIdBit = uint64_t{1} << 63;
 
 enum class FrameKind : uint16_t {
   Task = 1,
   LoadKernel = 2,
   Shutdown = 3,
-  // Communication domains (payloads below; replies in the completion's detail and message bytes).
-  CommBringup = 4,
-  DomainPrepare = 5,  // allocate + zero + export this chip's window; reply: WindowDescriptor, local address
-  DomainCommit = 6,   // import peers, write the CommContext, carve buffers; reply: detail = device_ctx
-  DomainFree = 7,     // unimport peers and free the window (also the abort of a failed allocation)
+  // Communication domains (chips only).
+  CommBringup = 4,    // bring the base communicator up; no reply data
+  DomainPrepare = 5,  // allocate + zero + export this chip's window; reply payload: local base (u64), then
+                      // the backend's window descriptor (detail: its size in bytes)
+  DomainCommit = 6,   // import the peers, have the backend write the context page, carve the buffers;
+                      // reply: detail = device_ctx, payload = the address of each buffer (u64 each)
+  DomainFree = 7,     // unimport the peers and free the window (also the abort of a failed allocation)
   Copy = 8,           // synchronous copy between host (shared) memory and this chip's memory
+  Respawn = 9,        // child Workers: respawn the dead children of the Worker they run; no reply data
 };
 
 inline constexpr uint32_t kMaxDomainBuffers = 64;
 
 struct DomainPreparePayload {
   uint64_t allocation_id;
-  uint64_t bytes;  // window + signal area + CommContext page
+  uint64_t bytes;  // the whole window: buffers, signal page and context page (comm/window_layout.hpp)
 };
 struct DomainCommitPayload {
   uint64_t allocation_id;
   uint32_t rank;
   uint32_t size;
-  uint64_t window_size;  // usable bytes for buffers (the signal area follows)
-  uint64_t descriptors;  // address (shared memory) of `size` WindowDescriptors, rank order
-  uint64_t buffer_ptrs;  // address (shared memory) where this rank writes its nbuffers buffer addresses
+  uint64_t window_size;        // bytes usable for buffers (a page multiple; the signal page follows)
+  uint64_t descriptors;        // address (shared memory) of `size` descriptors, rank order
+  uint32_t descriptor_stride;  // bytes from one descriptor to the next
   uint32_t nbuffers;
-  uint32_t reserved;
+  uint64_t abort_flag;  // address (shared host memory) of the domain's abort word
   uint64_t buffer_bytes[kMaxDomainBuffers];
 };
 struct DomainFreePayload {

@@ -1,15 +1,14 @@
 // ipc/futex.hpp — futex wait/wake on 32-bit words in memory shared between processes.
 //
-// The words live in MAP_SHARED mappings, so these use the shared (non-PRIVATE) futex operations. Both
-// calls are async-signal-safe system calls; callers recheck their condition after every return
-// (spurious wake-ups and EINTR are normal).
+// Only ipc/event_count.cpp calls these: every other waiter goes through an EventCount. The words live in
+// MAP_SHARED mappings, so these use the shared (non-PRIVATE) futex operations. Callers re-check their
+// condition after every return (spurious wake-ups and EINTR are normal).
 #pragma once
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <ctime>
@@ -17,8 +16,7 @@
 namespace strata::ipc {
 
 /// Sleeps while `*word == expected`, at most `timeout_ns` (< 0: no limit).
-inline void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_ns) noexcept {
-  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+inline void futex_wait(uint32_t* word, uint32_t expected, int64_t timeout_ns) noexcept {
   timespec ts{};
   timespec* tsp = nullptr;
   if (timeout_ns >= 0) {
@@ -26,12 +24,12 @@ inline void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int64_t t
     ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000);
     tsp = &ts;
   }
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, tsp, nullptr, 0);
+  syscall(SYS_futex, word, FUTEX_WAIT, expected, tsp, nullptr, 0);
 }
 
 /// Wakes every sleeper on `word`.
-inline void futex_wake_all(std::atomic<uint32_t>* word) noexcept {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+inline void futex_wake_all(uint32_t* word) noexcept {
+  syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
 }
 
 }  // namespace strata::ipc

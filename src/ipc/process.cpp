@@ -120,6 +120,14 @@ std::string ChildProcess::reap(int timeout_ms) {
   return how;
 }
 
+bool ChildProcess::stopped() const noexcept {
+  if (!running()) return false;
+  siginfo_t info{};
+  // WNOWAIT leaves the state to be collected again; Linux reports a stop only while it lasts.
+  if (waitid(P_PID, static_cast<id_t>(pid_), &info, WSTOPPED | WNOHANG | WNOWAIT) != 0) return false;
+  return info.si_pid == pid_ && info.si_code == CLD_STOPPED;
+}
+
 void ChildProcess::kill() noexcept {
   if (pidfd_ >= 0) syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0);
 }

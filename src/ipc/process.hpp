@@ -1,9 +1,9 @@
 // ipc/process.hpp — child processes: fork with a death signal tied to the parent, a pidfd to notice
-// death without polling, kill and reap.
+// death without polling, a check for a stopped child, kill and reap.
 //
-// Called only from the thread that owns the Worker. A child created here gets PR_SET_PDEATHSIG(SIGKILL),
-// so it dies when the thread that forked it ends (and therefore when the parent process dies), and it
-// leaves through _exit(): no atexit handler or static destructor of the parent runs in a child.
+// Called only from the thread that owns the Worker (the supervisor). A child created here gets
+// PR_SET_PDEATHSIG(SIGKILL), so it dies when the thread that forked it ends (and therefore when the parent process
+// dies), and it leaves through _exit(): no atexit handler or static destructor of the parent runs in a child.
 #pragma once
 
 #include <sys/types.h>
@@ -36,6 +36,8 @@ class ChildProcess {
   /// Waits up to `timeout_ms` for the child to exit, then SIGKILLs and reaps it. Returns how it ended.
   std::string reap(int timeout_ms);
   void kill() noexcept;
+  /// True while the child is stopped by a signal (SIGSTOP, SIGTSTP, ...). Does not reap.
+  bool stopped() const noexcept;
 
  private:
   pid_t pid_ = -1;

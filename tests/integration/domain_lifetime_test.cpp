@@ -275,7 +275,8 @@ TEST_F(DomainTest, MemberCrashingMidAllocationIsReportedAtOnce) {
 
 // A member that never answers: allocate_domain gives up after comm_timeout naming it, the other members
 // free their windows (a second window of 60% of their memory fits again), and close() still ends it.
-TEST_F(DomainTest, MemberThatNeverAnswersTimesOutAndTheOthersFreeTheirWindows) {
+// Regression: a chip that missed comm_timeout used to stay scheduled, and the next run that used it hung.
+TEST_F(DomainTest, MemberThatNeverAnswersIsDeclaredLostAndTheOthersFreeTheirWindows) {
   strata::Worker w({.chips = 3,
                     .close_timeout = std::chrono::milliseconds(200),
                     .comm_timeout = std::chrono::milliseconds(300),
@@ -293,12 +294,18 @@ TEST_F(DomainTest, MemberThatNeverAnswersTimesOutAndTheOthersFreeTheirWindows) {
   ASSERT_TRUE(e);
   STRATA_EXPECT_CONTAINS(e->what(), "allocate_domain('hang') failed on chip 1");
   STRATA_EXPECT_CONTAINS(e->what(), "comm_timeout");
-  // Chips 0 and 2 released their partial windows: another window that big fits on them again.
+  // Chip 1 was declared lost (killed), not left scheduled: the next call says so.
+  auto died = capture<strata::ChildDiedError>([&] { w.run([](strata::Orchestrator&) {}); }, "the next run");
+  ASSERT_TRUE(died);
+  STRATA_EXPECT_CONTAINS(died->what(), "chip 1 was declared lost");
+  // Chips 0 and 2 released their partial windows: another window that big fits on them again. (Chip 1,
+  // respawned, would hang again: the fault injection applies to every generation.)
+  w.respawn();
   w.run([&](strata::Orchestrator& o) {
     auto d = o.allocate_domain({.name = "after", .workers = {0, 2}, .window_size = big});
     EXPECT_EQ(d.size(), 2);
   });
-  w.close();  // chip 1 never reads its shutdown: killed after close_timeout
+  w.close();
 }
 
 // ---- copies -------------------------------------------------------------------------------------------

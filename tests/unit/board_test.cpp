@@ -1,13 +1,14 @@
-// Unit tests of the status board (ipc/mailbox.hpp): board_finish_part, board_force_failed and board_wait,
+// Unit tests of the status board (ipc/board.hpp): board_finish_part, board_force_failed and board_wait,
 // including a dependency whose slot was already retired (the waiter's `poisoned` flag decides), in one
 // process (threads) and across two processes (futex wake-up on shared memory).
+#include "ipc/board.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <thread>
 
-#include "ipc/mailbox.hpp"
 #include "ipc/shm.hpp"
 #include "support/leak_check.hpp"
 #include "support/wait.hpp"
@@ -22,6 +23,10 @@ constexpr int kExitDone = 10;
 constexpr int kExitFailed = 11;
 
 uint32_t state_of(Board* b, uint64_t id) { return static_cast<uint32_t>(board_state(b, id)); }
+// Waiters announced on task `id`'s entry and not yet woken.
+uint32_t waiters(Board* b, uint64_t id) {
+  return std::atomic_ref<uint32_t>(b->at(id).event.waiters).load(std::memory_order_acquire);
+}
 constexpr uint32_t kPending = static_cast<uint32_t>(TaskState::Pending);
 constexpr uint32_t kDone = static_cast<uint32_t>(TaskState::Done);
 constexpr uint32_t kFailed = static_cast<uint32_t>(TaskState::Failed);
@@ -53,12 +58,12 @@ class BoardTest : public test::LeakCheckedTest {
   void fork_waiter(uint64_t dep, uint64_t self) {
     Board* b = board_;
     child_ = test::fork_child(
-        [b, dep, self] { return board_wait(b, dep, self, 0) == DepOutcome::Done ? kExitDone : kExitFailed; });
+        [b, dep, self] { return board_wait(b, dep, self, false, 0) == DepOutcome::Done ? kExitDone : kExitFailed; });
     ASSERT_GT(child_.pid, 0) << "fork failed";
   }
   // Waits until the child announced itself as a waiter on `dep` (it is asleep or about to be).
   void await_sleeper(uint64_t dep) {
-    ASSERT_TRUE(wait_for([&] { return board_->at(dep).waiters.load() > 0; })) << "the child never waited";
+    ASSERT_TRUE(wait_for([&] { return waiters(board_, dep) > 0; })) << "the child never waited";
   }
   // Reaps the child and returns its exit code (-1 if it did not exit normally in time).
   int reap() {
@@ -81,9 +86,8 @@ class BoardTest : public test::LeakCheckedTest {
 
 TEST_F(BoardTest, InitFillsTheHeaderAndEveryEntryIsTaskZeroPending) {
   EXPECT_EQ(board_->header.magic, kBoardMagic);
-  EXPECT_EQ(board_->header.version, kLayoutVersion);
+  EXPECT_EQ(board_->header.version, kBoardVersion);
   EXPECT_EQ(board_->header.slots, kSlots);
-  EXPECT_EQ(board_->header.parent_sleeping.load(), 0u);
   for (uint32_t i = 0; i < kSlots; ++i) {
     EXPECT_EQ(board_->status()[i].task_id.load(), 0u);
     EXPECT_EQ(board_->status()[i].state.load(), kPending);
@@ -125,6 +129,47 @@ TEST_F(BoardTest, GroupFailsIfAnyPartFailed) {
   EXPECT_EQ(board_->at(4).failed_parts.load(), 1u);
 }
 
+TEST_F(BoardTest, StartAndSoonAreNotFinishedAndNeverGoBack) {
+  arm(board_, 1, 2);
+  board_soon(board_, 1);
+  EXPECT_EQ(board_state(board_, 1), TaskState::Soon);
+  board_start(board_, 1);
+  EXPECT_EQ(board_state(board_, 1), TaskState::Running);
+  board_soon(board_, 1);  // a late Soon does not undo Running
+  EXPECT_EQ(board_state(board_, 1), TaskState::Running);
+  board_finish_part(board_, 1, false);
+  board_start(board_, 1);  // the second part starts
+  EXPECT_EQ(board_state(board_, 1), TaskState::Running);
+  board_finish_part(board_, 1, false);
+  EXPECT_EQ(state_of(board_, 1), kDone);
+  board_start(board_, 1);  // nothing moves a finished task
+  board_soon(board_, 1);
+  EXPECT_EQ(state_of(board_, 1), kDone);
+}
+
+TEST_F(BoardTest, WaiterMarksItsOwnTaskSoonOnceItsLastProducerRuns) {
+  arm(board_, 1, 1);
+  arm(board_, 2, 1);
+  board_start(board_, 1);
+  std::thread waiter([&] { EXPECT_EQ(board_wait(board_, 1, 2, /*last=*/true, 0), DepOutcome::Done); });
+  ASSERT_TRUE(wait_for([&] { return board_state(board_, 2) == TaskState::Soon; }));
+  board_finish_part(board_, 1, false);
+  waiter.join();
+}
+
+TEST_F(BoardTest, SleepingWaiterIsWokenWhenItsProducerStarts) {
+  // A waiter whose producer has not started sleeps; the start wakes it, and it spins (the woken
+  // waiter is no longer counted) until the finish.
+  arm(board_, 1, 1);
+  arm(board_, 2, 1);
+  std::thread waiter([&] { EXPECT_EQ(board_wait(board_, 1, 2, true, 0), DepOutcome::Done); });
+  ASSERT_TRUE(wait_for([&] { return waiters(board_, 1) > 0; }));
+  board_start(board_, 1);
+  ASSERT_TRUE(wait_for([&] { return board_state(board_, 2) == TaskState::Soon; }));
+  board_finish_part(board_, 1, false);
+  waiter.join();
+}
+
 TEST_F(BoardTest, ForceFailed) {
   arm(board_, 5, 2);
   board_finish_part(board_, 5, false);
@@ -148,9 +193,9 @@ TEST_F(BoardTest, WaitReturnsAtOnceForAFinishedTask) {
   arm(board_, 3, 1);
   board_finish_part(board_, 1, false);
   board_finish_part(board_, 2, true);
-  EXPECT_EQ(board_wait(board_, 1, 3, 0), DepOutcome::Done);
-  EXPECT_EQ(board_wait(board_, 2, 3, 0), DepOutcome::Failed);
-  EXPECT_EQ(board_->at(1).waiters.load(), 0u);
+  EXPECT_EQ(board_wait(board_, 1, 3, false, 0), DepOutcome::Done);
+  EXPECT_EQ(board_wait(board_, 2, 3, false, 0), DepOutcome::Failed);
+  EXPECT_EQ(waiters(board_, 1), 0u);
 }
 
 TEST_F(BoardTest, WaitForARetiredTaskUsesThePoisonedFlag) {
@@ -158,9 +203,9 @@ TEST_F(BoardTest, WaitForARetiredTaskUsesThePoisonedFlag) {
   // it failed is told by the waiter's own poisoned flag, which the parent sets before retiring.
   arm(board_, 2, 1);
   arm(board_, 1 + kSlots, 1);
-  EXPECT_EQ(board_wait(board_, 1, 2, 0), DepOutcome::Done);
+  EXPECT_EQ(board_wait(board_, 1, 2, false, 0), DepOutcome::Done);
   board_->at(2).poisoned.store(1);
-  EXPECT_EQ(board_wait(board_, 1, 2, 0), DepOutcome::Failed);
+  EXPECT_EQ(board_wait(board_, 1, 2, false, 0), DepOutcome::Failed);
 }
 
 TEST_F(BoardTest, ThreadWaiterIsWokenByFinish) {
@@ -170,15 +215,15 @@ TEST_F(BoardTest, ThreadWaiterIsWokenByFinish) {
     arm(board_, dep, 1);
     arm(board_, self, 1);
     std::atomic<int> outcome{-1};
-    std::thread waiter([&] { outcome = board_wait(board_, dep, self, 0) == DepOutcome::Done ? 0 : 1; });
+    std::thread waiter([&] { outcome = board_wait(board_, dep, self, false, 0) == DepOutcome::Done ? 0 : 1; });
     // Half the rounds finish once the waiter sleeps, half race with it.
     if (round % 2 == 0) {
-      ASSERT_TRUE(wait_for([&] { return board_->at(dep).waiters.load() > 0; }));
+      ASSERT_TRUE(wait_for([&] { return waiters(board_, dep) > 0; }));
     }
     board_finish_part(board_, dep, round % 4 == 0);
     waiter.join();
     EXPECT_EQ(outcome.load(), round % 4 == 0 ? 1 : 0) << "round " << round;
-    EXPECT_EQ(board_->at(dep).waiters.load(), 0u) << "a waiter that returned is no longer counted";
+    EXPECT_EQ(waiters(board_, dep), 0u) << "a waiter that returned is no longer counted";
   }
 }
 
@@ -253,12 +298,12 @@ TEST_F(BoardTest, ParentWokenByAChildThatFinishes) {
   arm(board_, 2, 1);
   Board* b = board_;
   child_ = test::fork_child([b] {
-    while (b->at(1).waiters.load() == 0) sys::yield();  // bounded by the child's alarm
+    while (waiters(b, 1) == 0) sys::yield();  // bounded by the child's alarm
     board_finish_part(b, 1, false);
     return 0;
   });
   ASSERT_GT(child_.pid, 0);
-  EXPECT_EQ(board_wait(board_, 1, 2, 0), DepOutcome::Done);
+  EXPECT_EQ(board_wait(board_, 1, 2, false, 0), DepOutcome::Done);
   EXPECT_EQ(reap(), 0);
 }
 
@@ -284,14 +329,15 @@ TEST_F(BoardTest, ManyWakeUpsAcrossProcesses) {
   child_ = test::fork_child([b, shared] {
     for (uint64_t id = 1; id <= kTasks; ++id) {
       while (shared->armed.load(std::memory_order_acquire) < id) sys::yield();  // bounded by the child's alarm
-      shared->results[id].store(board_wait(b, id, kSelf, 0) == DepOutcome::Done ? 1 : 2, std::memory_order_release);
+      shared->results[id].store(board_wait(b, id, kSelf, false, 0) == DepOutcome::Done ? 1 : 2,
+                                std::memory_order_release);
     }
     return 0;
   });
   ASSERT_GT(child_.pid, 0);
   for (uint64_t id = 1; id <= kTasks; ++id) {
     if (id % 2 == 0) {
-      ASSERT_TRUE(wait_for([&] { return board_->at(id).waiters.load() > 0; })) << id;
+      ASSERT_TRUE(wait_for([&] { return waiters(board_, id) > 0; })) << id;
     }
     board_finish_part(board_, id, id % 5 == 0);
     ASSERT_TRUE(wait_for([&] { return results[id].load(std::memory_order_acquire) != 0; })) << id;

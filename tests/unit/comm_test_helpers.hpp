@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/registry.hpp"
+#include "child/kernel_registry.hpp"
 #include "strata/comm_context.h"
 #include "strata/comm_kernel.hpp"
 #include "strata/kernel.hpp"
@@ -112,7 +112,7 @@ struct KernelCall {
 };
 
 inline KernelFn kernel(const char* name) {
-  KernelFn fn = core::find_static_kernel(name);
+  KernelFn fn = child::find_static_kernel(name);
   if (fn == nullptr) throw std::runtime_error(std::string("kernel not registered: ") + name);
   return fn;
 }

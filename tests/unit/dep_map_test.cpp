@@ -1,18 +1,20 @@
-// Unit tests of core::DepMap: the tag table of SPEC §2, per tensor base address.
+// Unit tests of graph::DepMap: sequential consistency per tensor base address.
 //
-// | tag             | waits for the last writer | becomes the last writer |
-// | Input           | yes                       | no                      |
-// | InOut           | yes                       | yes                     |
-// | Output          | no                        | yes                     |
-// | OutputExisting  | no                        | yes                     |
-// | NoDep           | no                        | no                      |
-#include "core/dep_map.hpp"
+// | tag             | waits for the last writer | and the readers since it | becomes           |
+// | Input           | yes                       | no                       | a reader          |
+// | InOut           | yes                       | yes                      | the last writer   |
+// | Output          | yes                       | yes                      | the last writer   |
+// | OutputExisting  | yes                       | yes                      | the last writer   |
+// | NoDep           | no                        | no                       | nothing           |
+#include "graph/dep_map.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
 #include <vector>
 
-namespace strata::core {
+namespace strata::graph {
 namespace {
 
 Tensor tensor_at(void* base, int64_t n = 4) {
@@ -24,11 +26,13 @@ Tensor tensor_at(void* base, int64_t n = 4) {
   return t;
 }
 
-// One task as the scheduler submits it: lookup (its producers), then record (it becomes the writer).
-std::vector<uint64_t> submit(DepMap& map, uint64_t task, std::vector<Tensor> tensors, std::vector<Tag> tags) {
+// One task as the scheduler submits it: lookup (what it waits for), then record. `done` lists tasks
+// that have finished (their reader entries may be dropped).
+std::vector<uint64_t> submit(DepMap& map, uint64_t task, std::vector<Tensor> tensors, std::vector<Tag> tags,
+                             const std::set<uint64_t>& done = {}) {
   std::vector<uint64_t> producers;
   map.lookup(tensors, tags, &producers);
-  map.record(tensors, tags, task);
+  map.record(tensors, tags, task, [&](uint64_t id) { return done.count(id) != 0; });
   return producers;
 }
 
@@ -56,8 +60,8 @@ TEST(DepMap, EachTagAfterAWriter) {
     DepMap map;
     EXPECT_TRUE(submit(map, 1, {tensor_at(x)}, {Tag::Output}).empty());
     const std::vector<uint64_t> producers = submit(map, 2, {tensor_at(x)}, {row.tag});
-    EXPECT_EQ(producers, row.reads ? std::vector<uint64_t>{1} : std::vector<uint64_t>{})
-        << "tag " << static_cast<int>(row.tag);
+    EXPECT_EQ(producers, row.tag != Tag::NoDep ? std::vector<uint64_t>{1} : std::vector<uint64_t>{})
+        << "tag " << static_cast<int>(row.tag) << ": read-after-write and write-after-write are ordered";
     EXPECT_EQ(map.last_writer(x), row.writes ? 2u : 1u) << "tag " << static_cast<int>(row.tag);
   }
 }
@@ -68,7 +72,7 @@ TEST(DepMap, EachTagOnAFreshTensor) {
     DepMap map;
     EXPECT_TRUE(submit(map, 5, {tensor_at(x)}, {row.tag}).empty());
     EXPECT_EQ(map.last_writer(x), row.writes ? 5u : 0u) << "tag " << static_cast<int>(row.tag);
-    EXPECT_EQ(map.size(), row.writes ? 1u : 0u);
+    EXPECT_EQ(map.size(), row.tag != Tag::NoDep ? 1u : 0u);
   }
 }
 
@@ -82,16 +86,53 @@ TEST(DepMap, ReadAfterWriteAndWriteAfterWriteThroughInOut) {
   EXPECT_EQ(submit(map, 5, {tensor_at(x)}, {Tag::Input}), (std::vector<uint64_t>{3}));
 }
 
-TEST(DepMap, AReaderDoesNotBlockALaterWriter) {
-  // Write-after-read is the user's to order: an OUTPUT after readers waits for nobody.
+// Regression: a later writer used to run while an earlier reader still read (write-after-read unordered).
+TEST(DepMap, EveryWriterWaitsForTheReadersSinceTheLastWriter) {
+  float x[4];
+  for (Tag writer : {Tag::InOut, Tag::Output, Tag::OutputExisting}) {
+    DepMap map;
+    submit(map, 1, {tensor_at(x)}, {Tag::Output});
+    EXPECT_EQ(submit(map, 2, {tensor_at(x)}, {Tag::Input}), (std::vector<uint64_t>{1}));
+    EXPECT_EQ(submit(map, 3, {tensor_at(x)}, {Tag::Input}), (std::vector<uint64_t>{1}));
+    EXPECT_EQ(submit(map, 4, {tensor_at(x)}, {writer}), (std::vector<uint64_t>{1, 2, 3}))
+        << "writer tag " << static_cast<int>(writer);
+    // The writer clears the readers: the next writer waits for it alone.
+    EXPECT_EQ(submit(map, 5, {tensor_at(x)}, {Tag::InOut}), (std::vector<uint64_t>{4}));
+  }
+}
+
+TEST(DepMap, ReadersDoNotWaitForEachOther) {
+  float x[4];
+  DepMap map;
+  EXPECT_TRUE(submit(map, 1, {tensor_at(x)}, {Tag::Input}).empty());
+  EXPECT_TRUE(submit(map, 2, {tensor_at(x)}, {Tag::Input}).empty());
+  EXPECT_EQ(submit(map, 3, {tensor_at(x)}, {Tag::Output}), (std::vector<uint64_t>{1, 2}));
+}
+
+TEST(DepMap, FinishedReadersAreDroppedAsTheListGrows) {
+  float x[4];
+  DepMap map;
+  std::set<uint64_t> done;
+  for (uint64_t id = 1; id <= 100; ++id) {
+    submit(map, id, {tensor_at(x)}, {Tag::Input}, done);
+    if (id <= 95) done.insert(id);  // readers 96..100 still run
+  }
+  const std::vector<uint64_t> producers = submit(map, 101, {tensor_at(x)}, {Tag::OutputExisting}, done);
+  for (uint64_t r = 96; r <= 100; ++r)
+    EXPECT_NE(std::find(producers.begin(), producers.end(), r), producers.end()) << "reader " << r << " is running";
+  EXPECT_LE(producers.size(), 5u + 16u) << "finished readers are pruned";
+}
+
+TEST(DepMap, AccessorsOfACopy) {
   float x[4];
   DepMap map;
   submit(map, 1, {tensor_at(x)}, {Tag::Output});
   submit(map, 2, {tensor_at(x)}, {Tag::Input});
-  EXPECT_TRUE(submit(map, 3, {tensor_at(x)}, {Tag::Output}).empty());
-  EXPECT_TRUE(submit(map, 4, {tensor_at(x)}, {Tag::OutputExisting}).empty());
-  // An INOUT after readers waits for the last writer only.
-  EXPECT_EQ(submit(map, 5, {tensor_at(x)}, {Tag::InOut}), (std::vector<uint64_t>{4}));
+  std::vector<uint64_t> read, write;
+  map.accessors(x, false, &read);
+  map.accessors(x, true, &write);
+  EXPECT_EQ(read, (std::vector<uint64_t>{1})) << "a copy out waits for the last writer";
+  EXPECT_EQ(write, (std::vector<uint64_t>{1, 2})) << "a copy in also waits for the readers";
 }
 
 TEST(DepMap, NoDepIsInvisible) {
@@ -116,8 +157,8 @@ TEST(DepMap, ATaskNeverDependsOnItself) {
   const std::vector<Tag> tags = {Tag::InOut};
   map.lookup(ts, tags, &producers);
   map.lookup(ts, tags, &producers);
-  map.record(ts, tags, 3);
-  map.record(ts, tags, 3);
+  map.record(ts, tags, 3, [](uint64_t) { return false; });
+  map.record(ts, tags, 3, [](uint64_t) { return false; });
   EXPECT_EQ(producers, (std::vector<uint64_t>{2}));
 }
 
@@ -132,6 +173,7 @@ TEST(DepMap, DependenciesFollowTheBaseAddressNotTheShape) {
   EXPECT_EQ(submit(map, 2, {view}, {Tag::Input}), (std::vector<uint64_t>{1}));
   // A different base inside the same array is a different object to the scheduler.
   EXPECT_TRUE(submit(map, 3, {tensor_at(x + 4, 4)}, {Tag::Input}).empty());
+  EXPECT_EQ(submit(map, 4, {tensor_at(x, 16)}, {Tag::Output}), (std::vector<uint64_t>{1, 2}));
 }
 
 TEST(DepMap, ProducersAreDeduplicatedAndZeroSkipped) {
@@ -166,7 +208,8 @@ TEST(DepMap, IndependentBases) {
   submit(map, 2, {tensor_at(b)}, {Tag::Output});
   EXPECT_EQ(submit(map, 3, {tensor_at(a)}, {Tag::Input}), (std::vector<uint64_t>{1}));
   EXPECT_EQ(submit(map, 4, {tensor_at(b)}, {Tag::Input}), (std::vector<uint64_t>{2}));
-  EXPECT_EQ(submit(map, 5, {tensor_at(b), tensor_at(a)}, {Tag::InOut, Tag::InOut}), (std::vector<uint64_t>{2, 1}));
+  EXPECT_EQ(submit(map, 5, {tensor_at(b), tensor_at(a)}, {Tag::InOut, Tag::InOut}),
+            (std::vector<uint64_t>{2, 4, 1, 3}));
   EXPECT_EQ(map.size(), 2u);
 }
 
@@ -199,4 +242,4 @@ TEST(DepMap, FanOutFanIn) {
 }
 
 }  // namespace
-}  // namespace strata::core
+}  // namespace strata::graph

@@ -1,6 +1,6 @@
-// Unit tests of core::HeapRing, the run heap with nested lifetime scopes: alignment, nested scopes,
+// Unit tests of memory::HeapRing, the run heap with nested lifetime scopes: alignment, nested scopes,
 // FIFO reclaim, wrap-around, back-pressure when full, could_fit.
-#include "core/heap_ring.hpp"
+#include "memory/heap_ring.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <random>
 #include <vector>
 
-namespace strata::core {
+namespace strata::memory {
 namespace {
 
 constexpr size_t kA = HeapRing::kAlign;
@@ -310,4 +310,4 @@ TEST_F(HeapRingTest, RandomScopesAgainstAModel) {
 }
 
 }  // namespace
-}  // namespace strata::core
+}  // namespace strata::memory

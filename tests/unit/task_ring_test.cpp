@@ -1,6 +1,6 @@
-// Unit tests of core::TaskRing: ids in submission order from 1, slot = id % capacity, out-of-order
+// Unit tests of graph::TaskRing: ids in submission order from 1, slot = id % capacity, out-of-order
 // finish but in-order retirement, back-pressure when full.
-#include "core/task_ring.hpp"
+#include "graph/task_ring.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 
 #include "strata/errors.hpp"
 
-namespace strata::core {
+namespace strata::graph {
 namespace {
 
 std::vector<uint64_t> retire_all(TaskRing& ring) {
@@ -202,4 +202,4 @@ TEST(TaskRing, ManyWrapsAgainstAModel) {
 }
 
 }  // namespace
-}  // namespace strata::core
+}  // namespace strata::graph

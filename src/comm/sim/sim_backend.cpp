@@ -5,8 +5,8 @@
 // Device memory: prepare() reserves chip_count x STRATA_SIM_DEVICE_BYTES of MAP_SHARED|MAP_NORESERVE
 // memory in the parent; chip i allocates its windows from slice i. Because the mapping predates the
 // fork, a window has the same address in every chip: a descriptor is just (offset, bytes), and import
-// is address arithmetic. Freed windows have their pages given back (MADV_REMOVE), so a new window
-// reads as zero without a memset.
+// is address arithmetic. A chip gives its whole slice back when it starts (a chip respawned in place of
+// a dead one finds the old windows gone) and zeroes every window it frees, so a new window reads as zero.
 //
 // The pool threads are created in the chip process (after fork) by start(). run_kernel hands blocks out
 // through an atomic counter; the chip's main thread runs blocks too, then waits for the helpers on a
@@ -25,12 +25,17 @@
 #include <vector>
 
 #include "comm/backend.hpp"
-#include "core/buffer_pool.hpp"
 #include "ipc/shm.hpp"
+#include "util/buffer_pool.hpp"
 #include "util/config.hpp"
 
 namespace strata::comm {
 namespace {
+
+struct SimDescriptor {
+  uint64_t offset;  // in the device mapping
+  uint64_t bytes;
+};
 
 struct SimShared final : BackendShared {
   ipc::SharedMapping device;
@@ -49,19 +54,6 @@ std::unique_ptr<BackendShared> prepare_sim(int chip_count, std::string* error) {
   return shared;
 }
 
-// "key=value" from a comma-separated option string, or -1.
-long option_value(const std::string& options, const std::string& key) {
-  size_t pos = 0;
-  while (pos < options.size()) {
-    size_t end = options.find(',', pos);
-    if (end == std::string::npos) end = options.size();
-    const std::string item = options.substr(pos, end - pos);
-    if (item.compare(0, key.size() + 1, key + "=") == 0) return std::strtol(item.c_str() + key.size() + 1, nullptr, 10);
-    pos = end + 1;
-  }
-  return -1;
-}
-
 // Windows up to this size are zeroed with memset when freed; larger ones by giving their pages back.
 constexpr size_t kZeroInPlaceBytes = size_t{16} << 20;
 
@@ -74,12 +66,14 @@ class SimBackend final : public ChipBackend {
     info_ = info;
     shared_ = dynamic_cast<SimShared*>(info.shared);
     if (shared_) {
-      slice_ = static_cast<char*>(shared_->device.data()) + shared_->per_chip * static_cast<size_t>(info.chip_index);
+      const size_t offset = shared_->per_chip * static_cast<size_t>(info.chip_index);
+      slice_ = static_cast<char*>(shared_->device.data()) + offset;
+      shared_->device.release_pages(offset, shared_->per_chip);
       pool_.emplace(shared_->per_chip, 4096);
     }
-    fail_alloc_ = option_value(info.options, "fail_window_alloc") == info.chip_index;
-    crash_alloc_ = option_value(info.options, "crash_window_alloc") == info.chip_index;
-    hang_alloc_ = option_value(info.options, "hang_window_alloc") == info.chip_index;
+    fail_alloc_ = backend_option(info.options, "fail_window_alloc", -1) == info.chip_index;
+    crash_alloc_ = backend_option(info.options, "crash_window_alloc", -1) == info.chip_index;
+    hang_alloc_ = backend_option(info.options, "hang_window_alloc", -1) == info.chip_index;
     try {
       const uint32_t helpers = info.threads > 1 ? info.threads - 1 : 0;
       for (uint32_t i = 0; i < helpers; ++i) threads_.emplace_back([this] { helper_loop(); });
@@ -169,18 +163,29 @@ class SimBackend final : public ChipBackend {
       return false;
     }
     *local = slice_ + *offset;
-    *desc = WindowDescriptor{};
-    desc->words[0] = static_cast<uint64_t>(slice_ - static_cast<char*>(shared_->device.data())) + *offset;
-    desc->words[1] = bytes;
+    const SimDescriptor d{static_cast<uint64_t>(slice_ - static_cast<char*>(shared_->device.data())) + *offset, bytes};
+    desc->size = sizeof d;
+    std::memcpy(desc->bytes, &d, sizeof d);
     return true;
   }
 
   bool window_import(const WindowDescriptor& desc, void** addr, std::string* error) noexcept override {
-    if (!shared_ || desc.words[0] + desc.words[1] > shared_->device.size() || desc.words[1] == 0) {
+    SimDescriptor d{};
+    if (desc.size == sizeof d) std::memcpy(&d, desc.bytes, sizeof d);
+    if (!shared_ || desc.size != sizeof d || d.bytes == 0 || d.offset > shared_->device.size() ||
+        d.bytes > shared_->device.size() - d.offset) {
       *error = "sim: window descriptor out of range";
       return false;
     }
-    *addr = static_cast<char*>(shared_->device.data()) + desc.words[0];
+    *addr = static_cast<char*>(shared_->device.data()) + d.offset;
+    return true;
+  }
+
+  bool write_context(void* page, const CommContext& ctx, void* table, std::span<const strata_comm_buffer> buffers,
+                     std::string*) noexcept override {
+    // Device memory is host memory here.
+    std::memcpy(page, &ctx, sizeof ctx);
+    if (!buffers.empty()) std::memcpy(table, buffers.data(), buffers.size_bytes());
     return true;
   }
 
@@ -266,7 +271,7 @@ class SimBackend final : public ChipBackend {
   ChipInfo info_;
   SimShared* shared_ = nullptr;
   char* slice_ = nullptr;
-  std::optional<core::BufferPool> pool_;
+  std::optional<util::BufferPool> pool_;
   bool fail_alloc_ = false;
   bool crash_alloc_ = false;
   bool hang_alloc_ = false;
@@ -287,6 +292,14 @@ bool sim_available() { return true; }
 
 }  // namespace
 
-STRATA_REGISTER_BACKEND(sim, make_sim, sim_available, prepare_sim);
+// Fault injection for strata's own tests: the chip with that index fails, crashes in, or never returns
+// from its window allocations.
+constexpr BackendOption kSimOptions[] = {
+    {"fail_window_alloc", "chip index whose window allocations fail (tests)"},
+    {"crash_window_alloc", "chip index that aborts in its window allocation (tests)"},
+    {"hang_window_alloc", "chip index whose window allocation never returns (tests)"},
+};
+
+STRATA_REGISTER_BACKEND(sim, make_sim, sim_available, prepare_sim, kSimOptions);
 
 }  // namespace strata::comm

@@ -1,0 +1,78 @@
+// child/task_runner.cpp — running one task in a child: wait for its producers on the status board, run
+// it by kind (kernel through the backend, host callable, orchestration function on the inner Worker),
+// mark the board, post the completion.
+#include "child/child_runtime.hpp"
+#include "strata/worker.hpp"
+#include "util/sys.hpp"
+
+namespace strata::child {
+
+void ChildRuntime::run_task(const ipc::DecodedFrame& f, int64_t start_ns) {
+  const ipc::FrameHeader& fh = f.header;
+  // Wait for the producers the parent named; a failed one poisons this task.
+  for (uint16_t d = 0; d < fh.ndeps; ++d) {
+    if (ipc::board_wait(s_.board, fh.deps[d], fh.task_id, d + 1 == fh.ndeps, s_.spin_ns) == ipc::DepOutcome::Failed) {
+      ipc::board_finish_part(s_.board, fh.task_id, true);
+      reply(fh.task_id, fh.part, start_ns, Answer{ipc::Status::Poisoned, ipc::ErrorCode::None, fh.deps[d], {}});
+      return;
+    }
+  }
+  ipc::board_start(s_.board, fh.task_id);
+  const int64_t run_start = fh.ndeps ? sys::now_ns() : start_ns;
+  ch_.set_running(fh.task_id, run_start, fh.timeout_ns > 0 ? run_start + fh.timeout_ns : 0);
+  std::string err;
+  const bool ok = call(f, &err);
+  ch_.clear_running();
+  ipc::board_finish_part(s_.board, fh.task_id, !ok);
+  if (ok)
+    ch_.complete(fh.task_id, fh.part, ipc::Status::Ok, ipc::ErrorCode::None, 0, run_start, sys::now_ns(), {});
+  else
+    ch_.complete(fh.task_id, fh.part, ipc::Status::Failed, ipc::ErrorCode::Exception, 0, run_start, sys::now_ns(), err);
+}
+
+bool ChildRuntime::call(const ipc::DecodedFrame& f, std::string* error) {
+  const ipc::FrameHeader& fh = f.header;
+  const TaskContext ctx({f.tensors, fh.ntensors}, {f.tags, fh.ntensors}, {f.scalars, fh.nscalars}, fh.task_id, 0,
+                        fh.block_dim, s_.index, fh.part, fh.parts);
+  const Callables& c = *s_.callables;
+  switch (s_.kind) {
+    case ChildKind::Chip:
+      if (fh.callable >= c.kernels.size() || (!c.kernels[fh.callable].impl.fn && !c.kernels[fh.callable].impl.entry)) {
+        *error = "unknown kernel id " + std::to_string(fh.callable);
+        return false;
+      }
+      return backend_->run_kernel(c.kernels[fh.callable].impl, ctx, error);
+    case ChildKind::Sub:
+      if (fh.callable >= c.hosts.size()) {
+        *error = "unknown host callable id " + std::to_string(fh.callable);
+        return false;
+      }
+      try {
+        c.hosts[fh.callable].fn(ctx);
+        return true;
+      } catch (const std::exception& e) {
+        *error = e.what();
+      } catch (...) {
+        *error = "host callable threw a non-standard exception";
+      }
+      return false;
+    case ChildKind::Worker:
+      if (fh.callable >= c.orchs.size()) {
+        *error = "unknown orchestration function id " + std::to_string(fh.callable);
+        return false;
+      }
+      try {
+        const OrchCallable& fn = c.orchs[fh.callable].fn;
+        s_.inner->run([&](Orchestrator& o) { fn(o, ctx); });
+        return true;
+      } catch (const std::exception& e) {
+        *error = e.what();
+      } catch (...) {
+        *error = "orchestration function threw a non-standard exception";
+      }
+      return false;
+  }
+  return false;
+}
+
+}  // namespace strata::child

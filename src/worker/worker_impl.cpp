@@ -1,0 +1,410 @@
+// worker/worker_impl.cpp — a Worker's options, registration, init (fork + ready handshake), buffers and
+// close (see worker_impl.hpp; runs are in run.cpp, respawn in respawn.cpp).
+#include "worker/worker_impl.hpp"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <set>
+
+#include "child/kernel_registry.hpp"
+#include "child/runtime.hpp"
+#include "comm/window_layout.hpp"
+#include "ipc/codec.hpp"
+#include "ipc/process.hpp"
+#include "util/checked.hpp"
+#include "util/config.hpp"
+#include "util/log.hpp"
+#include "util/sys.hpp"
+#include "util/text.hpp"
+
+namespace strata::detail {
+namespace {
+
+// Largest values accepted for sizes given in WorkerOptions (larger ones are a typo, not a plan).
+constexpr uint32_t kMaxTaskRing = 1u << 22;
+constexpr uint32_t kMaxChipThreads = 1024;
+constexpr int kMaxChildren = 4096;
+constexpr int64_t kMaxTimeoutMs = int64_t{1} << 40;  // about 35 years
+
+template <class T>
+T or_default(T value, const char* tunable) {
+  return value != T{} ? value : static_cast<T>(config::get_u64(tunable));
+}
+
+std::chrono::milliseconds or_default(std::chrono::milliseconds value, const char* tunable) {
+  return value.count() ? value : std::chrono::milliseconds(config::get_u64(tunable));
+}
+
+}  // namespace
+
+WorkerImpl::WorkerImpl(WorkerOptions opts) : opts_(std::move(opts)), level_(opts_.level) { validate_options(); }
+
+WorkerImpl::~WorkerImpl() {
+  if (!closed_) teardown(initialized_);
+}
+
+void WorkerImpl::validate_options() {
+  if (level_ < 3 || level_ > 6)
+    throw UsageError("WorkerOptions::level is " + std::to_string(level_) + "; it must be 3 (a node) or 4..6 (a pod)");
+  if (opts_.chips < 0)
+    throw UsageError("WorkerOptions::chips is " + std::to_string(opts_.chips) + "; it must not be negative");
+  if (opts_.sub_workers < 0)
+    throw UsageError("WorkerOptions::sub_workers is " + std::to_string(opts_.sub_workers) +
+                     "; it must not be negative");
+  if (!opts_.device_ids.empty() && opts_.chips != 0 && opts_.chips != static_cast<int>(opts_.device_ids.size()))
+    throw UsageError("WorkerOptions: chips = " + std::to_string(opts_.chips) + " but device_ids lists " +
+                     std::to_string(opts_.device_ids.size()) + "; give one or the other");
+  device_ids_ = opts_.device_ids;
+  if (device_ids_.empty())
+    for (int i = 0; i < opts_.chips; ++i) device_ids_.push_back(i);
+  for (int id : device_ids_)
+    if (id < 0) throw UsageError("WorkerOptions::device_ids lists " + std::to_string(id) + "; device ids are >= 0");
+  if (std::set<int>(device_ids_.begin(), device_ids_.end()).size() != device_ids_.size())
+    throw UsageError("WorkerOptions::device_ids lists a device twice");
+  if (level_ >= 4 && !device_ids_.empty())
+    throw UsageError("a level " + std::to_string(level_) +
+                     " Worker has child Workers, not chips: give chips to the workers you add with add_worker()");
+  if (static_cast<int64_t>(device_ids_.size()) + opts_.sub_workers > kMaxChildren)
+    throw UsageError("WorkerOptions: " + std::to_string(device_ids_.size() + static_cast<size_t>(opts_.sub_workers)) +
+                     " children; a Worker has at most " + std::to_string(kMaxChildren));
+  for (auto [value, field] :
+       {std::pair{opts_.submit_timeout, "submit_timeout"}, std::pair{opts_.init_timeout, "init_timeout"},
+        std::pair{opts_.close_timeout, "close_timeout"}, std::pair{opts_.comm_timeout, "comm_timeout"}})
+    if (value.count() < 0 || value.count() > kMaxTimeoutMs)
+      throw UsageError(std::string("WorkerOptions::") + field + " is " + std::to_string(value.count()) +
+                       " ms; it must be between 0 (the default) and " + std::to_string(kMaxTimeoutMs));
+  opts_.heap_bytes = or_default(opts_.heap_bytes, "heap_bytes");
+  opts_.buffer_bytes = or_default(opts_.buffer_bytes, "buffer_bytes");
+  opts_.task_ring = or_default(opts_.task_ring, "task_ring");
+  opts_.submit_timeout = or_default(opts_.submit_timeout, "submit_timeout_ms");
+  opts_.init_timeout = or_default(opts_.init_timeout, "init_timeout_ms");
+  opts_.close_timeout = or_default(opts_.close_timeout, "close_timeout_ms");
+  opts_.comm_timeout = or_default(opts_.comm_timeout, "comm_timeout_ms");
+  opts_.chip_threads = or_default(opts_.chip_threads, "chip_threads");
+  if (!util::checked_add(opts_.heap_bytes, opts_.buffer_bytes) || opts_.heap_bytes > (size_t{1} << 48) ||
+      opts_.buffer_bytes > (size_t{1} << 48))
+    throw UsageError("WorkerOptions: heap_bytes (" + std::to_string(opts_.heap_bytes) + ") and buffer_bytes (" +
+                     std::to_string(opts_.buffer_bytes) + ") must each be at most " +
+                     util::bytes_text(size_t{1} << 48));
+  if (opts_.task_ring > kMaxTaskRing)
+    throw UsageError("WorkerOptions::task_ring is " + std::to_string(opts_.task_ring) + "; at most " +
+                     std::to_string(kMaxTaskRing));
+  if (opts_.chip_threads > kMaxChipThreads)
+    throw UsageError("WorkerOptions::chip_threads is " + std::to_string(opts_.chip_threads) + "; at most " +
+                     std::to_string(kMaxChipThreads));
+  if (opts_.backend.empty()) opts_.backend = config::get_string("backend");
+  if (!comm::backend_available(opts_.backend))
+    throw UsageError("unknown or unavailable backend '" + opts_.backend +
+                     "'; compiled in: " + util::join(comm::backend_names()));
+  std::string why;
+  if (!comm::validate_backend_options(opts_.backend, opts_.backend_options, &why))
+    throw UsageError("WorkerOptions::backend_options '" + opts_.backend_options + "': " + why);
+  validate_bringup();
+}
+
+void WorkerImpl::validate_bringup() const {
+  if (opts_.bringup.empty()) return;
+  if (level_ != 3)
+    throw UsageError("WorkerOptions::bringup on a level " + std::to_string(level_) +
+                     " Worker: bring-up configures chips, which only level 3 Workers have");
+  if (opts_.bringup.size() != device_ids_.size())
+    throw UsageError("WorkerOptions::bringup has " + std::to_string(opts_.bringup.size()) + " entries for " +
+                     std::to_string(device_ids_.size()) + " chips; give exactly one per chip");
+  std::vector<bool> rank_seen(device_ids_.size(), false);
+  for (size_t i = 0; i < opts_.bringup.size(); ++i) {
+    const ChipBringup& b = opts_.bringup[i];
+    const std::string who = "WorkerOptions::bringup[" + std::to_string(i) + "]";
+    if (b.rank < 0 || static_cast<size_t>(b.rank) >= device_ids_.size() || rank_seen[static_cast<size_t>(b.rank)])
+      throw UsageError(who + ": rank " + std::to_string(b.rank) + " is out of range or taken; ranks must be 0.." +
+                       std::to_string(device_ids_.size() - 1) + ", each once");
+    rank_seen[static_cast<size_t>(b.rank)] = true;
+    if (b.buffers.size() > ipc::kMaxDomainBuffers)
+      throw UsageError(who + ": " + std::to_string(b.buffers.size()) + " buffers; at most " +
+                       std::to_string(ipc::kMaxDomainBuffers));
+    std::set<std::string> names;
+    std::vector<size_t> sizes;
+    for (const BufferSpec& bs : b.buffers) {
+      if (!names.insert(bs.name).second) throw UsageError(who + ": buffer name '" + bs.name + "' is used twice");
+      if (dtype_size(bs.dtype) == 0) throw UsageError(who + ": buffer '" + bs.name + "' has an invalid dtype");
+      const auto bytes = util::checked_mul(bs.count, dtype_size(bs.dtype));
+      if (!bytes) throw UsageError(who + ": buffer '" + bs.name + "' is larger than the address space");
+      sizes.push_back(*bytes);
+    }
+    std::string why;
+    if (!comm::WindowLayout::make(b.window_size, sizes, &why)) throw UsageError(who + ": " + why);
+    const ChipBringup& first = opts_.bringup[0];
+    bool same = b.window_size == first.window_size && b.buffers.size() == first.buffers.size();
+    for (size_t k = 0; same && k < b.buffers.size(); ++k)
+      same = b.buffers[k].name == first.buffers[k].name && b.buffers[k].dtype == first.buffers[k].dtype &&
+             b.buffers[k].count == first.buffers[k].count;
+    if (!same)
+      throw UsageError(who +
+                       ": window_size and buffers differ from bringup[0]; a domain's windows are "
+                       "symmetric, so every chip must declare the same ones");
+    for (const auto& [name, bytes] : b.inputs) {
+      auto it = std::find_if(b.buffers.begin(), b.buffers.end(), [&](const BufferSpec& bs) { return bs.name == name; });
+      if (it == b.buffers.end()) throw UsageError(who + ": input for unknown buffer '" + name + "'");
+      if (bytes.size() > it->count * dtype_size(it->dtype))
+        throw UsageError(who + ": input for '" + name + "' has " + std::to_string(bytes.size()) +
+                         " bytes, more than the buffer holds");
+    }
+  }
+}
+
+int WorkerImpl::count(ChildKind kind) const noexcept {
+  if (sup_) return sup_->count(kind);
+  switch (kind) {
+    case ChildKind::Chip:
+      return static_cast<int>(device_ids_.size());
+    case ChildKind::Sub:
+      return opts_.sub_workers;
+    case ChildKind::Worker:
+      return static_cast<int>(child_workers_.size());
+  }
+  return 0;
+}
+
+void WorkerImpl::check_usable(const char* what) {
+  if (closed_) throw UsageError(std::string(what) + ": this Worker is closed");
+  if (!initialized_) throw UsageError(std::string(what) + " before init(): call Worker::init() first");
+  sup_->poll();  // a death while idle is seen here (the kernel marked the child's liveness word)
+  if (const supervisor::Child* c = sup_->first_gone())
+    throw ChildDiedError(std::string(what) + ": " + sup_->gone_text(*c) +
+                         "; call respawn() to restart it, or close() this Worker");
+}
+
+void WorkerImpl::check_threads(const char* what) const {
+  if (opts_.allow_threads) return;
+  const int threads = ipc::process_thread_count();
+  if (threads > 1)
+    throw UsageError(std::string(what) + ": this process already runs " + std::to_string(threads) +
+                     " threads, and forking a multi-threaded process can deadlock its children; call it "
+                     "before starting threads, or set WorkerOptions::allow_threads if you know they hold no locks");
+}
+
+void WorkerImpl::ensure_arena() {
+  if (!arena_) arena_ = std::make_shared<memory::Arena>(opts_.buffer_bytes, opts_.heap_bytes);
+}
+
+// ---- registration ----------------------------------------------------------------------------------
+
+Kernel WorkerImpl::register_kernel(std::string_view name, KernelFn fn) {
+  if (closed_) throw UsageError("register_kernel: this Worker is closed");
+  if (level_ != 3)
+    throw UsageError("register_kernel on a level " + std::to_string(level_) +
+                     " Worker: kernels run on chips, which belong to level 3 Workers");
+  if (initialized_) check_usable("register_kernel");
+  if (fn) {
+    if (initialized_)
+      throw UsageError("register_kernel('" + std::string(name) +
+                       "', fn) after init(): chips get function pointers by fork; register before init(), or "
+                       "define it with STRATA_KERNEL and register it by name");
+  } else {
+    fn = child::find_static_kernel(name);
+    if (!fn) {
+      const std::string known = util::join(child::static_kernel_names());
+      throw UsageError("no kernel named '" + std::string(name) +
+                       "' is linked into this program (define it with STRATA_KERNEL(" + std::string(name) +
+                       ") or use load_kernel); known kernels: " + (known.empty() ? "none" : known));
+    }
+  }
+  auto& kernels = callables_.kernels;
+  for (uint32_t i = 0; i < kernels.size(); ++i)
+    if (kernels[i].name == name && kernels[i].impl.fn == fn) return Kernel{i};
+  const auto id = static_cast<uint32_t>(kernels.size());
+  if (initialized_) {
+    // The chips have the function (same program) but not this table entry: tell them, by name.
+    if (in_run_) throw UsageError("register_kernel('" + std::string(name) + "') inside run(): register between runs");
+    send_load_kernel(id, "", std::string(name));
+  }
+  kernels.push_back(child::KernelEntry{std::string(name), comm::KernelImpl{fn, nullptr}, {}});
+  return Kernel{id};
+}
+
+Kernel WorkerImpl::load_kernel(const std::string& library, std::string_view name) {
+  if (closed_) throw UsageError("load_kernel: this Worker is closed");
+  if (level_ != 3)
+    throw UsageError("load_kernel on a level " + std::to_string(level_) + " Worker: kernels run on chips");
+  if (initialized_) check_usable("load_kernel");
+  if (in_run_) throw UsageError("load_kernel inside run(): load kernels between runs");
+  // The parent loads it too: to validate before any chip is asked, and so later forks inherit it.
+  void* handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) throw UsageError("load_kernel: cannot load '" + library + "': " + dlerror());
+  const std::string symbol = "strata_kernel_" + std::string(name);
+  auto entry = reinterpret_cast<detail::KernelEntry>(dlsym(handle, symbol.c_str()));
+  if (!entry)
+    throw UsageError("load_kernel: '" + library + "' has no kernel '" + std::string(name) + "' (no symbol " + symbol +
+                     "; export it with STRATA_KERNEL(" + std::string(name) + "))");
+  const auto id = static_cast<uint32_t>(callables_.kernels.size());
+  if (initialized_) send_load_kernel(id, library, symbol);
+  callables_.kernels.push_back(child::KernelEntry{std::string(name), comm::KernelImpl{nullptr, entry}, library});
+  return Kernel{id};
+}
+
+void WorkerImpl::send_load_kernel(uint32_t id, const std::string& library, const std::string& symbol) {
+  unsigned char frame[ipc::kRequestSlotBytes];
+  const size_t len = ipc::encode_load_kernel(id, library, symbol, frame, sizeof frame);
+  if (len == 0) throw UsageError("load_kernel: library path too long for a mailbox frame");
+  const int64_t deadline = sys::now_ns() + ns(opts_.comm_timeout);
+  std::vector<uint64_t> asked;
+  for (int i = 0; i < sup_->count(ChildKind::Chip); ++i)
+    asked.push_back(sup_->post_request(sup_->child(ChildKind::Chip, i), frame, len, deadline, "loading a kernel"));
+  for (size_t i = 0; i < asked.size(); ++i) {
+    const supervisor::Reply r = sup_->wait_reply(asked[i]);
+    if (r.kind == supervisor::Reply::Kind::Ok) continue;
+    const std::string msg = "kernel '" + symbol + "': chip " + std::to_string(i) + ": " + r.payload;
+    if (r.kind == supervisor::Reply::Kind::Lost) throw ChildDiedError(msg);
+    throw Error(msg);
+  }
+}
+
+HostFn WorkerImpl::register_host(HostCallable fn, std::string name) {
+  if (closed_) throw UsageError("register_host: this Worker is closed");
+  if (initialized_)
+    throw UsageError("register_host('" + name +
+                     "') after init(): host callables reach the sub workers by fork; register them before init()");
+  if (!fn) throw UsageError("register_host('" + name + "'): empty callable");
+  callables_.hosts.push_back(child::HostEntry{std::move(name), std::move(fn)});
+  return HostFn{static_cast<uint32_t>(callables_.hosts.size() - 1)};
+}
+
+OrchFn WorkerImpl::register_orch(OrchCallable fn, std::string name) {
+  if (closed_) throw UsageError("register_orch: this Worker is closed");
+  if (level_ < 4)
+    throw UsageError("register_orch('" + name +
+                     "') on a level 3 Worker: orchestration functions run on child Workers of a level >= 4 Worker");
+  if (initialized_)
+    throw UsageError("register_orch('" + name + "') after init(): register orchestration functions before init()");
+  if (!fn) throw UsageError("register_orch('" + name + "'): empty callable");
+  callables_.orchs.push_back(child::OrchEntry{std::move(name), std::move(fn)});
+  return OrchFn{static_cast<uint32_t>(callables_.orchs.size() - 1)};
+}
+
+Worker& WorkerImpl::add_worker(WorkerOptions opts) {
+  if (closed_) throw UsageError("add_worker: this Worker is closed");
+  if (level_ < 4) throw UsageError("add_worker on a level 3 Worker: only level >= 4 Workers have child Workers");
+  if (initialized_) throw UsageError("add_worker after init(): add child Workers before init()");
+  if (opts.level == 3 && level_ != 4) opts.level = level_ - 1;
+  if (opts.level != level_ - 1)
+    throw UsageError("add_worker: a level " + std::to_string(level_) + " Worker takes level " +
+                     std::to_string(level_ - 1) + " children, not level " + std::to_string(opts.level));
+  if (static_cast<int>(child_workers_.size()) >= kMaxChildren)
+    throw UsageError("add_worker: a Worker has at most " + std::to_string(kMaxChildren) + " children");
+  child_workers_.push_back(std::make_unique<Worker>(std::move(opts)));
+  return *child_workers_.back();
+}
+
+RawBuffer WorkerImpl::create_raw_buffer(size_t bytes) {
+  if (closed_) throw UsageError("create_buffer: this Worker is closed");
+  if (initialized_) check_usable("create_buffer");
+  ensure_arena();
+  void* p = arena_->alloc(bytes);
+  if (!p)
+    throw UsageError("create_buffer(" + std::to_string(bytes) + " bytes): the buffer arena (" +
+                     util::bytes_text(arena_->buffer_bytes()) + ", " + util::bytes_text(arena_->buffers_in_use()) +
+                     " in use) has no room; raise WorkerOptions::buffer_bytes (STRATA_BUFFER_BYTES)");
+  return RawBuffer(p, bytes, arena_);
+}
+
+// ---- init and close --------------------------------------------------------------------------------
+
+void WorkerImpl::spawn(supervisor::Child& c) {
+  child::ChildSetup s;
+  s.kind = c.kind;
+  s.index = c.index;
+  s.device_id = c.device_id;
+  s.chip_count = sup_->count(ChildKind::Chip);
+  s.name = sup_->name(c);
+  s.channel = c.channel.channel();
+  s.parent = sup_->parent_wake();
+  s.board = board_;
+  s.callables = &callables_;
+  s.backend = opts_.backend;
+  s.backend_options = opts_.backend_options;
+  s.chip_threads = opts_.chip_threads;
+  s.backend_shared = backend_shared_.get();
+  s.inner = c.kind == ChildKind::Worker ? child_workers_[static_cast<size_t>(c.index)].get() : nullptr;
+  s.spin_ns = sys::spin_budget_ns();
+  sup_->spawn(c, [s] { return child::child_main(s); });
+}
+
+void WorkerImpl::init() {
+  if (closed_) throw UsageError("init: this Worker is closed");
+  if (initialized_) throw UsageError("init() called twice");
+  if (level_ >= 4 && child_workers_.empty())
+    throw UsageError("init of a level " + std::to_string(level_) + " Worker with no child Workers: add_worker() first");
+  check_threads("init()");
+  ensure_arena();
+  const int nchips = static_cast<int>(device_ids_.size());
+  try {
+    supervisor::Supervisor::Options so;
+    so.level = level_;
+    so.spin_ns = sys::spin_budget_ns();
+    so.stop_limit_ns = ns(opts_.comm_timeout);
+    sup_ = std::make_unique<supervisor::Supervisor>(static_cast<supervisor::Events&>(*this), so);
+    sup_->configure(nchips, opts_.sub_workers, static_cast<int>(child_workers_.size()), device_ids_);
+    board_map_ = ipc::SharedMapping(ipc::Board::bytes_for(opts_.task_ring));
+    board_ = static_cast<ipc::Board*>(board_map_.data());
+    ipc::board_init(board_, opts_.task_ring);
+    memory_ = std::make_unique<memory::MemoryMap>(arena_.get());
+    for (const auto& a : inherited_arenas_) memory_->add_arena(a.get());
+    // Child Workers run in processes forked from this one: they may name this Worker's memory too.
+    std::vector<std::shared_ptr<memory::Arena>> for_children = inherited_arenas_;
+    for_children.push_back(arena_);
+    for (auto& w : child_workers_) w->impl().inherit_arenas(for_children);
+    graph::SchedulerOptions go;
+    go.ring_slots = opts_.task_ring;
+    go.fail_fast = opts_.fail_fast;
+    go.submit_timeout_ns = ns(opts_.submit_timeout);
+    sched_ = std::make_unique<graph::Scheduler>(static_cast<graph::Link&>(*this), board_,
+                                                memory::HeapRing(arena_->heap_base(), arena_->heap_bytes()),
+                                                memory_.get(), go);
+    if (nchips > 0) {
+      std::string err;
+      backend_shared_ = comm::prepare_backend(opts_.backend, nchips, &err);
+      if (!err.empty()) throw Error("init(): backend '" + opts_.backend + "': " + err);
+    }
+    domains_ = std::make_unique<domain::DomainManager>(
+        *sup_, *sched_, *arena_, *memory_, domain::DomainOptions{ns(opts_.comm_timeout), ns(opts_.close_timeout)});
+    for (supervisor::Child& c : sup_->children()) spawn(c);
+    initialized_ = true;
+    const int64_t deadline = sys::now_ns() + ns(opts_.init_timeout);
+    sup_->wait_ready(deadline, "init()", "WorkerOptions::init_timeout (STRATA_INIT_TIMEOUT_MS)");
+    if (!opts_.bringup.empty()) domains_->bringup(opts_.bringup, device_ids_, deadline);
+  } catch (...) {
+    teardown(false);
+    initialized_ = false;
+    throw;
+  }
+}
+
+void WorkerImpl::close() {
+  if (closed_) throw UsageError("close() called twice: this Worker is already closed");
+  if (in_run_) throw UsageError("close() inside run(): return from the orchestration function first");
+  teardown(initialized_);
+  closed_ = true;
+}
+
+void WorkerImpl::teardown(bool graceful) noexcept {
+  if (graceful && domains_) domains_->close();
+  if (sup_) sup_->shutdown(graceful ? ns(opts_.close_timeout) : 0);
+  domains_.reset();
+  sched_.reset();
+  memory_.reset();
+  board_ = nullptr;
+  board_map_.reset();
+  sup_.reset();
+  backend_shared_.reset();
+  arena_.reset();  // RawBuffers still alive keep the arena mapped
+}
+
+const std::vector<ChipContext>& WorkerImpl::chip_contexts() const {
+  if (!initialized_ || closed_)
+    throw UsageError("chip_contexts() before init(): they exist once init() has brought the chips up");
+  if (opts_.bringup.empty())
+    throw UsageError("chip_contexts(): this Worker has no bring-up configuration (WorkerOptions::bringup)");
+  return domains_->chip_contexts();
+}
+
+}  // namespace strata::detail

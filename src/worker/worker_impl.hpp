@@ -1,0 +1,137 @@
+// worker/worker_impl.hpp — the state behind strata::Worker: the parts, composed.
+//
+//   memory::Arena          create_buffer memory and the run heap (shared with RawBuffers)
+//   memory::MemoryMap      what memory a task may name
+//   supervisor::Supervisor the child processes, their channels, the progress loop
+//   graph::Scheduler       the task graph (reaches children through this class, as a graph::Link)
+//   domain::DomainManager  communication domains
+//   child::Callables       what the children can run (they get it by fork)
+//
+// WorkerImpl owns them, checks every public entry point (closed, not started, a child gone — seen even
+// when it died between calls), and routes the supervisor's events: task completions and losses to the
+// scheduler, losses of chips to the domain manager. It starts no thread: everything runs on the thread
+// that calls it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "child/callables.hpp"
+#include "comm/backend.hpp"
+#include "domain/domain_manager.hpp"
+#include "graph/link.hpp"
+#include "graph/scheduler.hpp"
+#include "ipc/board.hpp"
+#include "ipc/shm.hpp"
+#include "memory/arena.hpp"
+#include "memory/memory_map.hpp"
+#include "strata/worker.hpp"
+#include "supervisor/supervisor.hpp"
+
+namespace strata::detail {
+
+class WorkerImpl final : private supervisor::Events, private graph::Link {
+ public:
+  explicit WorkerImpl(WorkerOptions opts);
+  ~WorkerImpl() override;
+
+  // Registration (worker_impl.cpp).
+  Kernel register_kernel(std::string_view name, KernelFn fn);
+  Kernel load_kernel(const std::string& library, std::string_view name);
+  HostFn register_host(HostCallable fn, std::string name);
+  OrchFn register_orch(OrchCallable fn, std::string name);
+  Worker& add_worker(WorkerOptions opts);
+
+  // Life cycle (worker_impl.cpp, run.cpp, respawn.cpp).
+  void init();
+  void run(const std::function<void(Orchestrator&)>& fn);
+  void close();
+  void respawn();
+  RawBuffer create_raw_buffer(size_t bytes);
+
+  // Through the Orchestrator (run.cpp).
+  TaskRef submit(ChildKind kind, uint32_t callable, std::span<TaskArgs> parts, const CallConfig& cfg,
+                 std::span<const int> members, uint64_t run, const char* what);
+  Tensor alloc(std::span<const int64_t> shape, DType dtype, uint64_t run);
+  uint32_t scope_open(uint64_t run);
+  void scope_close(uint32_t depth, uint64_t run);
+  Domain allocate_domain(const DomainSpec& spec, uint64_t run);
+  void copy(const DomainBuffer& buf, void* host, size_t bytes, bool to_device, uint64_t run);
+
+  // Queries.
+  const std::vector<ChipContext>& chip_contexts() const;
+  int comm_bringups() const noexcept { return domains_ ? domains_->comm_bringups() : 0; }
+  int level() const noexcept { return level_; }
+  /// Children of a kind (as configured before init()). Also the graph::Link's count.
+  int count(ChildKind kind) const noexcept override;
+  bool initialized() const noexcept { return initialized_; }
+
+  /// The arenas of the enclosing Workers (this one runs inside a child process of theirs): tasks may
+  /// name their buffers too.
+  void inherit_arenas(std::vector<std::shared_ptr<memory::Arena>> arenas) { inherited_arenas_ = std::move(arenas); }
+
+  /// For strata's own tests and tools.
+  supervisor::Supervisor& supervisor() noexcept { return *sup_; }
+  graph::Scheduler& scheduler() noexcept { return *sched_; }
+
+ private:
+  // supervisor::Events
+  void on_task_completion(const supervisor::Child& c, const ipc::Completion& cpl, std::string_view payload) override;
+  void on_child_gone(const supervisor::Child& c, std::span<const uint64_t> ids, uint64_t running,
+                     const std::string& running_msg, const std::string& queued_msg) override;
+  std::string describe_task(uint64_t id) const override;
+
+  // graph::Link (worker_link.cpp)
+  bool alive(ChildKind kind, int index) const noexcept override;
+  std::string gone(ChildKind kind, int index) const override;
+  std::string name(ChildKind kind, int index) const override;
+  uint64_t load(ChildKind kind, int index) const noexcept override;
+  bool has_room(ChildKind kind, int index) const noexcept override;
+  uint64_t in_flight() const noexcept override;
+  void post(ChildKind kind, int index, const unsigned char* frame, size_t len, uint64_t task,
+            std::span<const uint64_t> deps) override;
+  void flush() override;
+  void poll() override;
+  void wait(int64_t deadline_ns) override;
+
+  void validate_options();
+  void validate_bringup() const;
+  void ensure_arena();
+  void spawn(supervisor::Child& c);
+  /// Throws for a closed or unstarted Worker, and ChildDiedError once a child is gone.
+  void check_usable(const char* what);
+  void check_in_run(uint64_t run, const char* what) const;
+  void check_threads(const char* what) const;
+  /// Tells every chip that kernel `id` is `symbol` in `library` ("" for a STRATA_KERNEL of the program).
+  void send_load_kernel(uint32_t id, const std::string& library, const std::string& symbol);
+  void teardown(bool graceful) noexcept;
+  int64_t ns(std::chrono::milliseconds ms) const noexcept { return static_cast<int64_t>(ms.count()) * 1000000; }
+
+  WorkerOptions opts_;
+  int level_ = 3;
+  std::vector<int> device_ids_;
+  child::Callables callables_;
+  std::vector<std::unique_ptr<Worker>> child_workers_;
+
+  std::shared_ptr<memory::Arena> arena_;
+  std::vector<std::shared_ptr<memory::Arena>> inherited_arenas_;
+  std::unique_ptr<memory::MemoryMap> memory_;
+  std::unique_ptr<supervisor::Supervisor> sup_;
+  ipc::SharedMapping board_map_;
+  ipc::Board* board_ = nullptr;
+  std::unique_ptr<graph::Scheduler> sched_;
+  std::unique_ptr<comm::BackendShared> backend_shared_;
+  std::unique_ptr<domain::DomainManager> domains_;
+
+  bool initialized_ = false;
+  bool closed_ = false;
+  bool in_run_ = false;
+  uint64_t run_ = 0;  // generation of the current (or last) run: invalidates old Orchestrators
+};
+
+}  // namespace strata::detail
