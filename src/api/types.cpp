@@ -65,9 +65,14 @@ Tensor Tensor::make(void* data, std::span<const int64_t> shape, DType dtype) {
   t.data = data;
   t.dtype = dtype;
   t.ndim = static_cast<uint8_t>(shape.size());
+  size_t bytes = dtype_size(dtype);
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] < 0) throw UsageError("Tensor::make: negative extent " + std::to_string(shape[i]));
     t.shape[i] = shape[i];
+    if (__builtin_mul_overflow(bytes, static_cast<size_t>(shape[i]), &bytes))
+      throw UsageError("Tensor::make: a " + std::string(dtype_name(dtype)) + " tensor of extent " +
+                       std::to_string(shape[i]) + " in dimension " + std::to_string(i) +
+                       " is larger than the address space");
   }
   return t;
 }

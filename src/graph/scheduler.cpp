@@ -83,7 +83,10 @@ void Scheduler::throw_failure() const {
 }
 
 Outcome Scheduler::outcome_of(uint64_t id) const noexcept {
-  if (!ring_.live(id)) return failed_retired_.count(id) ? Outcome::Failed : Outcome::Ok;
+  if (!ring_.live(id)) {
+    auto it = failed_retired_.find(id);
+    return it == failed_retired_.end() ? Outcome::Ok : it->second;
+  }
   return record(id).outcome;
 }
 
@@ -507,7 +510,7 @@ void Scheduler::finish(Record& t) {
   ring_.mark_finished(t.id);
   ring_.retire([this](uint64_t id) {
     Record& r = record(id);
-    if (r.outcome != Outcome::Ok) failed_retired_.insert(id);
+    if (r.outcome != Outcome::Ok) failed_retired_.emplace(id, r.outcome);
     r.members.clear();
     r.consumers.clear();
     r.producers.clear();

@@ -29,7 +29,7 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "graph/dep_map.hpp"
@@ -176,7 +176,7 @@ class Scheduler {
   std::deque<uint64_t> any_[3];
   std::deque<uint64_t> groups_;
   size_t queued_ = 0;
-  std::unordered_set<uint64_t> failed_retired_;  // failed tasks of this run already retired
+  std::unordered_map<uint64_t, Outcome> failed_retired_;  // tasks of this run that failed and retired
   std::optional<RunFailure> failure_;
   bool cancelling_ = false;
   uint32_t scope_depth_ = 0;
