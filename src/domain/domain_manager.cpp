@@ -243,12 +243,12 @@ bool Domain::released() const { return !rec_ || rec_->state != detail::DomainRec
 
 const ChipDomainContext& Domain::operator[](int worker) const {
   const detail::DomainRecord& d = checked(rec_);
-  if (d.state != detail::DomainRecord::State::Live)
-    throw UsageError("domain '" + d.name + "' (allocation " + std::to_string(d.allocation_id) +
-                     ") was released; its contexts may no longer be used");
   if (!d.broken.empty())
     throw UsageError("domain '" + d.name + "' (allocation " + std::to_string(d.allocation_id) +
                      ") is invalid: " + d.broken + "; allocate a new domain");
+  if (d.state != detail::DomainRecord::State::Live)
+    throw UsageError("domain '" + d.name + "' (allocation " + std::to_string(d.allocation_id) +
+                     ") was released; its contexts may no longer be used");
   if (worker < 0 || static_cast<size_t>(worker) >= d.rank_of.size() || d.rank_of[static_cast<size_t>(worker)] < 0) {
     std::string members;
     for (int w : d.workers) members += (members.empty() ? "" : ", ") + std::to_string(w);

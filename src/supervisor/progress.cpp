@@ -12,11 +12,10 @@
 
 namespace strata::supervisor {
 
-void Supervisor::consume(Child& c) {
+std::string Supervisor::consume(Child& c) {
   while (c.state == ChildState::Ready || c.state == ChildState::Starting) {
     const ipc::Completion* cpl = c.channel.peek();
     if (!cpl) break;
-    // A child that breaks the protocol cannot be trusted with more work: declared lost, once.
     std::string bad;
     if (c.inflight.empty())
       bad = "a completion for #" + std::to_string(cpl->id) + " with nothing in flight";
@@ -28,8 +27,8 @@ void Supervisor::consume(Child& c) {
     else if (cpl->payload_bytes > ipc::kPayloadBytes)
       bad = "a completion with a payload of " + std::to_string(cpl->payload_bytes) + " bytes";
     if (!bad.empty()) {
-      declare_lost(c, "it wrote a malformed completion (" + bad + ")");
-      return;
+      c.channel.publish_consumed();
+      return bad;
     }
     const InFlight f = c.inflight.front();
     c.inflight.pop_front();
@@ -51,13 +50,18 @@ void Supervisor::consume(Child& c) {
     }
   }
   c.channel.publish_consumed();
+  return {};
 }
 
 size_t Supervisor::poll() {
   const size_t before = delivered_;
   for (Child& c : children_) {
     if (c.state != ChildState::Ready) continue;
-    consume(c);
+    // A child that breaks the protocol cannot be trusted with more work: declared lost, once.
+    if (const std::string bad = consume(c); !bad.empty()) {
+      declare_lost(c, "it wrote a malformed completion (" + bad + ")");
+      continue;
+    }
     // The kernel marks the liveness word when the child dies: no system call needed to notice.
     if (c.state == ChildState::Ready && c.channel.liveness_lost()) {
       // The process is exiting: its pidfd becomes readable within moments.

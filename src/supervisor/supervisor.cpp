@@ -164,9 +164,8 @@ void Supervisor::died(Child& c, const std::string& how) {
 
 void Supervisor::gone(Child& c, ChildState state, const std::string& how, const std::string& running_msg,
                       const std::string& queued_msg) {
-  // What it posted before going is still valid: take it first.
-  consume(c);
-  if (c.state != ChildState::Ready && c.state != ChildState::Starting) return;  // consume() found it broken
+  // What it posted before going is still valid: take it first (up to a breach, if it broke the protocol).
+  (void)consume(c);
   const uint64_t running = c.channel.running().task;
   c.proc.kill();
   c.proc.reap(0);

@@ -178,7 +178,8 @@ class Supervisor {
   void gone(Child& c, ChildState state, const std::string& how, const std::string& running_msg,
             const std::string& queued_msg);
   void died(Child& c, const std::string& how);
-  void consume(Child& c);
+  /// Consumes what `c` posted, in order; stops at a protocol breach and returns its description.
+  std::string consume(Child& c);
   void check_deadlines(int64_t now);
   void check_stopped(int64_t now);
   bool wake_due() const noexcept;

@@ -3,6 +3,8 @@
 // waits for progress, completing each as the test scripted (ok, failed) — so dependencies, the frames'
 // producer lists, failure propagation, fail-fast cancellation, child loss and back-pressure are checked
 // deterministically.
+#include "graph/scheduler.hpp"
+
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -12,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "graph/scheduler.hpp"
 #include "ipc/codec.hpp"
 
 namespace strata::graph {
@@ -32,17 +33,19 @@ class FakeLink final : public Link {
     alive_.assign(queues_.size(), true);
   }
   Scheduler* sched = nullptr;
-  uint64_t room = 256;                  // frames a child takes
-  std::set<uint64_t> fail;              // tasks that fail when run
-  std::vector<Posted> log;              // every post, in order, with its child
+  uint64_t room = 256;                          // frames a child takes
+  std::set<uint64_t> fail;                      // tasks that fail when run
+  std::vector<Posted> log;                      // every post, in order, with its child
   std::vector<std::pair<int, uint64_t>> where;  // (child slot, task) of every post
-  std::set<uint64_t> done;              // tasks run (ok or failed)
-  bool stall = false;                   // wait() makes no progress
+  std::set<uint64_t> done;                      // tasks run (ok or failed)
+  bool stall = false;                           // wait() makes no progress
 
   int count(ChildKind k) const noexcept override { return count_[static_cast<int>(k)]; }
   bool alive(ChildKind k, int i) const noexcept override { return alive_[slot(k, i)]; }
   std::string gone(ChildKind, int) const override { return "died: killed by signal 9 (Killed)"; }
-  std::string name(ChildKind k, int i) const override { return std::string(child_kind_name(k)) + " " + std::to_string(i); }
+  std::string name(ChildKind k, int i) const override {
+    return std::string(child_kind_name(k)) + " " + std::to_string(i);
+  }
   uint64_t load(ChildKind k, int i) const noexcept override { return queues_[slot(k, i)].size(); }
   bool has_room(ChildKind k, int i) const noexcept override { return alive(k, i) && load(k, i) < room; }
   uint64_t in_flight() const noexcept override {
@@ -108,11 +111,13 @@ class SchedulerTest : public ::testing::Test {
   void make(int chips, int subs, SchedulerOptions o = {}) {
     link_ = std::make_unique<FakeLink>(chips, subs);
     board_mem_.assign(ipc::Board::bytes_for(o.ring_slots) + 64, 0);
-    auto* aligned = reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(board_mem_.data()) + 63) & ~uintptr_t{63});
+    auto* aligned =
+        reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(board_mem_.data()) + 63) & ~uintptr_t{63});
     board_ = reinterpret_cast<ipc::Board*>(aligned);
     ipc::board_init(board_, o.ring_slots);
     heap_mem_.assign(1 << 20, 0);
-    sched_ = std::make_unique<Scheduler>(*link_, board_, memory::HeapRing(heap_mem_.data(), heap_mem_.size()), nullptr, o);
+    sched_ =
+        std::make_unique<Scheduler>(*link_, board_, memory::HeapRing(heap_mem_.data(), heap_mem_.size()), nullptr, o);
     link_->sched = sched_.get();
     sched_->begin_run();
   }
@@ -219,7 +224,7 @@ TEST_F(SchedulerTest, FailurePoisonsConsumersAndFailFastCancelsTheRest) {
   const uint64_t a = task(0, {{x_, Tag::Output}});
   link_->fail.insert(a);
   const uint64_t b = task(1, {{x_, Tag::Input}});  // pushed: poisoned through the board
-  link_->room = 0;                                   // nothing more fits: the next tasks stay unpushed
+  link_->room = 0;                                 // nothing more fits: the next tasks stay unpushed
   const uint64_t c = task(1, {{y_, Tag::Output}});
   EXPECT_FALSE(was_posted(c));
   link_->stall = false;
