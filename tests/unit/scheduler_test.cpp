@@ -159,7 +159,9 @@ TEST_F(SchedulerTest, ChainIsPushedAheadNamingEachProducer) {
   for (int i = 0; i < 10; ++i) {
     const uint64_t id = task(i % 2, {{x_, Tag::InOut}});
     EXPECT_TRUE(was_posted(id)) << "pushed before its producer finished";
-    if (prev) EXPECT_EQ(posted(id).deps, (std::vector<uint64_t>{prev}));
+    if (prev) {
+      EXPECT_EQ(posted(id).deps, (std::vector<uint64_t>{prev}));
+    }
     prev = id;
   }
   sched_->drain();
