@@ -33,12 +33,12 @@ scripts/setup.sh
 if [ -n "${STRATA_BUILD_DIR:-}" ]; then
   echo "== configuring and building (Release in $STRATA_BUILD_DIR)"
   cmake -S . -B "$STRATA_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release --log-level=WARNING >/dev/null
-  cmake --build "$STRATA_BUILD_DIR" --target strata_tool
+  cmake --build "$STRATA_BUILD_DIR" --target strata_tool --parallel "$(nproc)"
   strata=$STRATA_BUILD_DIR/bin/strata
 else
   echo "== configuring and building (preset release)"
   cmake --preset release --log-level=WARNING >/dev/null
-  cmake --build --preset release --target strata_tool
+  cmake --build --preset release --target strata_tool --parallel "$(nproc)"
   strata=build/release/bin/strata
 fi
 echo "== load: $(uptime | sed 's/.*load average/load average/')  cores: $(nproc)"

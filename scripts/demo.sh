@@ -8,5 +8,5 @@ cd "$root"
 scripts/setup.sh
 echo "== configuring and building (preset release) =="
 cmake --preset release --log-level=WARNING >/dev/null
-cmake --build --preset release --target strata_tool
+cmake --build --preset release --target strata_tool --parallel "$(nproc 2>/dev/null || echo 2)"
 exec build/release/bin/strata demo "$@"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds strata and runs its tests (labels unit and integration).
+# Installs what is missing, builds strata and runs its tests (labels unit, integration and fault).
 #
 #   scripts/test.sh                 # preset `release` (`ci`, warnings as errors, when CI=true)
 #   scripts/test.sh --sanitizers    # also the `asan` (ASan+UBSan) and `tsan` presets
@@ -57,6 +57,7 @@ shm_entries() { find /dev/shm -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null
 shm_before="$(shm_entries)"
 procs_before="$(build_processes | cut -d' ' -f1 | sort)"
 
+jobs="$(nproc 2>/dev/null || echo 2)"  # build and test parallelism: the core count
 failed=()
 run_preset() {
   local preset="$1"
@@ -64,14 +65,14 @@ run_preset() {
   echo "== preset $preset: configure =="
   cmake --preset "$preset" --log-level=WARNING >/dev/null || return 1
   echo "== preset $preset: build =="
-  cmake --build --preset "$preset" || return 1
+  cmake --build --preset "$preset" --parallel "$jobs" || return 1
   # gcc 12's TSan cannot map its shadow memory with the higher ASLR entropy of newer kernels
   # (vm.mmap_rnd_bits > 28): run those tests with address randomisation off.
   if [[ "$preset" == tsan && "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ]]; then
     wrap=(setarch "$(uname -m)" -R)
   fi
-  echo "== preset $preset: test (labels unit|integration) =="
-  "${wrap[@]}" ctest --preset "$preset" --output-on-failure --parallel 2 || return 1
+  echo "== preset $preset: test (labels unit|integration|fault) =="
+  "${wrap[@]}" ctest --preset "$preset" --output-on-failure --parallel "$jobs" || return 1
 }
 
 for preset in "${presets[@]}"; do

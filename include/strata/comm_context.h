@@ -8,9 +8,9 @@
  * (windows[rank] + window_size) and `workspace_size` its size. Every window is zeroed before any peer
  * can reach it.
  *
- * `abort_flag` is the address of a 32-bit word in host memory that strata sets (non-zero) when a member
- * of the domain dies or is declared lost; every wait of the kernel toolkit checks it, so kernels blocked
- * on a dead peer fail instead of waiting for their timeout. `buffers` points at `nbuffers` entries
+ * `abort_flag` is the address of a 32-bit word in host memory that strata sets (non-zero: the lost chip's
+ * index + 1) when a member of the domain dies or is declared lost; every wait of the kernel toolkit
+ * checks it, so kernels blocked on a dead peer fail instead of waiting for their timeout. `buffers` points at `nbuffers` entries
  * describing this rank's named buffers in declaration order.
  *
  * The backend writes the context and the buffer table into the chip's memory when the domain is

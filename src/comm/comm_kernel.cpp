@@ -114,8 +114,10 @@ const strata_comm_buffer& CommView::buffer(uint32_t i) const {
 }
 
 void CommView::throw_aborted(const char* what) const {
+  // The abort word holds the index + 1 of the chip whose loss aborted the domain.
+  const uint32_t chip = std::atomic_ref<uint32_t>(*const_cast<uint32_t*>(abort_word())).load(std::memory_order_acquire);
   throw std::runtime_error("strata comm: " + rank_text(*ctx_) + ": the domain was aborted while " + what +
-                           ": a member chip died or was declared lost");
+                           ": its member chip " + std::to_string(chip - 1) + " died or was declared lost");
 }
 
 uint64_t CommView::wait_ge(uint32_t s, uint64_t value, std::chrono::nanoseconds timeout) const {
@@ -150,9 +152,9 @@ void CommView::barrier(uint32_t block, std::chrono::nanoseconds timeout) const {
     target = round;
     signal_add(0, s, 1);
   }
-  const auto r = detail::comm_wait_ge(mine, target, timeout.count(), abort_word(), &seen);
-  if (r == detail::CommWait::Aborted) throw_aborted(("in barrier (block " + std::to_string(block) + ")").c_str());
-  if (r == detail::CommWait::TimedOut) {
+  const auto outcome = detail::comm_wait_ge(mine, target, timeout.count(), abort_word(), &seen);
+  if (outcome == detail::CommWait::Aborted) throw_aborted(("in barrier (block " + std::to_string(block) + ")").c_str());
+  if (outcome == detail::CommWait::TimedOut) {
     std::string state = ctx_->rank == 0
                             ? std::to_string(seen - (round - 1) * n) + " of " + std::to_string(n) + " ranks arrived"
                             : "rank 0 has not released it (it waits for every rank)";

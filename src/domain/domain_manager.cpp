@@ -149,7 +149,9 @@ void DomainManager::on_chip_gone(int chip, const std::string& how) {
   for (auto& d : domains_) {
     if (d->state == detail::DomainRecord::State::Freed) continue;
     if (chip >= static_cast<int>(d->rank_of.size()) || d->rank_of[static_cast<size_t>(chip)] < 0) continue;
-    std::atomic_ref<uint32_t>(*abort_word(d->abort_slot)).store(1, std::memory_order_release);
+    // The word says which chip it was (index + 1), so a kernel's error names it.
+    std::atomic_ref<uint32_t>(*abort_word(d->abort_slot))
+        .store(static_cast<uint32_t>(chip) + 1, std::memory_order_release);
     if (d->broken.empty()) {
       d->broken = "its member chip " + std::to_string(chip) + " " + how;
       for (const ChipDomainContext& c : d->chips)
