@@ -49,8 +49,8 @@ bool MemoryMap::check(const void* p, size_t bytes, std::string* why) const {
   }
   // An enclosing Worker's arena: its buffers may have been made after this process was forked, so the
   // copy of its bookkeeping here does not know them; the whole shared region is accepted.
-  for (const Arena* a : inherited_)
-    if (a->in_region(p, bytes)) return true;
+  for (const Arena* outer : inherited_)
+    if (outer->in_region(p, bytes)) return true;
   auto it = regions_.upper_bound(a);
   if (it != regions_.begin()) {
     --it;

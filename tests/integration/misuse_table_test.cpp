@@ -197,7 +197,7 @@ const std::vector<Case>& cases() {
       {"LoadKernelBadPath", Throws::Usage, "cannot load '/nonexistent/lib.so'",
        [](Env& e) { (void)e.w->load_kernel("/nonexistent/lib.so", "k"); }},
       {"LoadKernelMissingSymbol", Throws::Usage, "has no kernel 'mt_absent'",
-       [](Env& e) { (void)e.w->load_kernel("libstrata.so", "mt_absent"); }},
+       [](Env& e) { (void)e.w->load_kernel(STRATA_TEST_KERNEL_LIBRARY, "mt_absent"); }},
       {"InitTwice", Throws::Usage, "init() called twice", [](Env& e) { e.w->init(); }},
       {"PodInitWithoutWorkers", Throws::Usage, "add_worker() first",
        [](Env&) {
@@ -247,7 +247,7 @@ const std::vector<Case>& cases() {
       {"RegisterKernelInsideRun", Throws::Usage, "inside run()",
        [](Env& e) { e.run([&](strata::Orchestrator&) { (void)e.w->register_kernel("mt_other"); }); }},
       {"LoadKernelInsideRun", Throws::Usage, "load_kernel inside run()",
-       [](Env& e) { e.run([&](strata::Orchestrator&) { (void)e.w->load_kernel("libstrata.so", "x"); }); }},
+       [](Env& e) { e.run([&](strata::Orchestrator&) { (void)e.w->load_kernel(STRATA_TEST_KERNEL_LIBRARY, "x"); }); }},
 
       // ---- buffers and tensors ----
       {"RawBufferSizeMax", Throws::Usage, "create_buffer(18446744073709551615 bytes)",
