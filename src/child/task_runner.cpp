@@ -22,7 +22,8 @@ void ChildRuntime::run_task(const ipc::DecodedFrame& f, int64_t start_ns) {
   ch_.set_running(fh.task_id, run_start, fh.timeout_ns > 0 ? run_start + fh.timeout_ns : 0);
   std::string err;
   const bool ok = call(f, &err);
-  ch_.clear_running();
+  // The running record stays until the next task replaces it: the parent reads it only for the task
+  // at the head of what this child owes, which this one no longer is once its completion is posted.
   ipc::board_finish_part(s_.board, fh.task_id, !ok);
   if (ok)
     ch_.complete(fh.task_id, fh.part, ipc::Status::Ok, ipc::ErrorCode::None, 0, run_start, sys::now_ns(), {});

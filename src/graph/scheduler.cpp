@@ -101,20 +101,21 @@ bool Scheduler::failed_producer(uint64_t id) const {
 // ---- submit ----------------------------------------------------------------------------------------
 
 void Scheduler::validate(const Submission& s) const {
-  const std::string what = std::string(s.what) + " of '" + *s.name + "'";
+  // Messages are built only on the way out: validation runs on every submit.
+  auto what = [&] { return std::string(s.what) + " of '" + *s.name + "'"; };
   const int n = link_.count(s.kind);
   const char* kname = child_kind_name(s.kind);
   if (n == 0)
-    throw UsageError(what + ": this Worker has no " + kname +
+    throw UsageError(what() + ": this Worker has no " + kname +
                      (s.kind == ChildKind::Sub ? " workers (WorkerOptions::sub_workers)" : "s"));
-  if (s.cfg.block_dim == 0) throw UsageError(what + ": CallConfig::block_dim is 0");
-  if (s.cfg.timeout.count() < 0) throw UsageError(what + ": CallConfig::timeout is negative");
+  if (s.cfg.block_dim == 0) throw UsageError(what() + ": CallConfig::block_dim is 0");
+  if (s.cfg.timeout.count() < 0) throw UsageError(what() + ": CallConfig::timeout is negative");
   if (s.cfg.timeout.count() > INT64_MAX / 1000000)
-    throw UsageError(what + ": CallConfig::timeout of " + std::to_string(s.cfg.timeout.count()) +
+    throw UsageError(what() + ": CallConfig::timeout of " + std::to_string(s.cfg.timeout.count()) +
                      " ms is too large to represent; use 0 for no timeout");
   for (int m : s.members)
     if (m != kAnyWorker && (m < 0 || m >= n))
-      throw UsageError(what + ": " + kname + " " + std::to_string(m) + " is out of range: this Worker has " +
+      throw UsageError(what() + ": " + kname + " " + std::to_string(m) + " is out of range: this Worker has " +
                        std::to_string(n) + " " + kname + "s (0.." + std::to_string(n - 1) + ")");
   if (s.members.size() > 1) {
     std::vector<int> sorted(s.members.begin(), s.members.end());
@@ -124,43 +125,43 @@ void Scheduler::validate(const Submission& s) const {
   }
   for (size_t p = 0; p < s.parts.size(); ++p) {
     const TaskArgs& a = s.parts[p];
-    const std::string who = what + (s.parts.size() > 1 ? " (part " + std::to_string(p) + ")" : "");
+    auto who = [&] { return what() + (s.parts.size() > 1 ? " (part " + std::to_string(p) + ")" : ""); };
     for (size_t i = 0; i < a.tensor_count(); ++i) {
       const Tensor& t = a.tensor(i);
       const Tag tag = a.tag(i);
       if (static_cast<uint8_t>(tag) >= static_cast<uint8_t>(Tag::kCount))
-        throw UsageError(who + ": tensor " + std::to_string(i) + " has an invalid tag (" +
+        throw UsageError(who() + ": tensor " + std::to_string(i) + " has an invalid tag (" +
                          std::to_string(static_cast<int>(tag)) + ")");
       if (dtype_size(t.dtype) == 0)
-        throw UsageError(who + ": tensor " + std::to_string(i) + " has an invalid dtype (" +
+        throw UsageError(who() + ": tensor " + std::to_string(i) + " has an invalid dtype (" +
                          std::to_string(static_cast<int>(t.dtype)) + ")");
       if (t.ndim > kMaxDims)
-        throw UsageError(who + ": tensor " + std::to_string(i) + " has " + std::to_string(t.ndim) +
+        throw UsageError(who() + ": tensor " + std::to_string(i) + " has " + std::to_string(t.ndim) +
                          " dimensions; at most " + std::to_string(kMaxDims) + " are supported");
       size_t bytes = dtype_size(t.dtype);
       for (uint8_t d = 0; d < t.ndim; ++d) {
         if (t.shape[d] < 0)
-          throw UsageError(who + ": " + tensor_text(i, t, tag) + " has a negative extent (" +
+          throw UsageError(who() + ": " + tensor_text(i, t, tag) + " has a negative extent (" +
                            std::to_string(t.shape[d]) + ")");
         const auto next = util::checked_mul(bytes, static_cast<size_t>(t.shape[d]));
         if (!next)
-          throw UsageError(who + ": " + tensor_text(i, t, tag) + " is larger than the address space (its size " +
+          throw UsageError(who() + ": " + tensor_text(i, t, tag) + " is larger than the address space (its size " +
                            "overflows)");
         bytes = *next;
       }
       if (t.data == nullptr) {
         if (tag != Tag::Output)
-          throw UsageError(who + ": " + tensor_text(i, t, tag) +
+          throw UsageError(who() + ": " + tensor_text(i, t, tag) +
                            " has a null address; only OUTPUT tensors are allocated by strata");
         continue;
       }
       std::string why;
       if (memory_ && !memory_->check(t.data, bytes, &why))
-        throw UsageError(who + ": " + tensor_text(i, t, tag) + " " + why);
+        throw UsageError(who() + ": " + tensor_text(i, t, tag) + " " + why);
     }
     const size_t frame = ipc::task_frame_bytes(a.tensors(), a.scalar_count());
     if (frame > ipc::kRequestSlotBytes)
-      throw UsageError(who + ": its arguments (" + std::to_string(a.tensor_count()) + " tensors, " +
+      throw UsageError(who() + ": its arguments (" + std::to_string(a.tensor_count()) + " tensors, " +
                        std::to_string(a.scalar_count()) + " scalars) need " + std::to_string(frame) +
                        " bytes but a mailbox frame holds " + std::to_string(ipc::kRequestSlotBytes) +
                        "; pass fewer or lower-dimensional tensors, or pack scalars into a buffer");
@@ -328,19 +329,21 @@ void Scheduler::make_eligible(Record& t) {
   else
     ready_[k][static_cast<size_t>(t.target)].push_back(t.id);
   ++queued_;
+  ++eligible_added_;
 }
 
 void Scheduler::pump() {
-  bool progress = true;
-  while (progress && queued_ != 0) {
-    progress = false;
+  // Pushing a task can make its consumers eligible (and a task that cannot run finishes at once, making
+  // its consumers eligible too): passes repeat while a pass added any. Pushing never unblocks a queue
+  // head that waits for room or for its producers, so a pass that added nothing is the last.
+  while (queued_ != 0) {
+    const uint64_t added = eligible_added_;
     auto drain_queue = [&](std::deque<uint64_t>& q) {
       while (!q.empty()) {
         Record& t = record(q.front());
         if (!t.finished && try_push(t) == Push::Blocked) break;
         q.pop_front();
         --queued_;
-        progress = true;
       }
     };
     for (int k = 0; k < 3; ++k) {
@@ -348,6 +351,7 @@ void Scheduler::pump() {
       drain_queue(any_[k]);
     }
     drain_queue(groups_);
+    if (eligible_added_ == added) break;
   }
   link_.flush();
 }

@@ -176,6 +176,7 @@ class Scheduler {
   std::deque<uint64_t> any_[3];
   std::deque<uint64_t> groups_;
   size_t queued_ = 0;
+  uint64_t eligible_added_ = 0;  // tasks ever made eligible (tells pump() whether a pass added work)
   std::unordered_map<uint64_t, Outcome> failed_retired_;  // tasks of this run that failed and retired
   std::optional<RunFailure> failure_;
   bool cancelling_ = false;

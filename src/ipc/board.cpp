@@ -37,7 +37,7 @@ void advance(Board* board, uint64_t id, TaskState to) noexcept {
   while (w == board_state_word(id, TaskState::Pending) ||
          (to == TaskState::Running && w == board_state_word(id, TaskState::Soon))) {
     if (s.state.compare_exchange_weak(w, board_state_word(id, to), std::memory_order_seq_cst)) {
-      EventCount(&s.event).notify();
+      EventCount(&s.event).notify_after_seq_cst();
       return;
     }
   }
@@ -54,7 +54,7 @@ void board_finish_part(Board* board, uint64_t task_id, bool failed) noexcept {
   if (s.parts_left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   const bool any_failed = s.failed_parts.load(std::memory_order_relaxed) != 0;
   s.state.store(board_state_word(task_id, any_failed ? TaskState::Failed : TaskState::Done), std::memory_order_seq_cst);
-  EventCount(&s.event).notify();
+  EventCount(&s.event).notify_after_seq_cst();
 }
 
 void board_force_failed(Board* board, uint64_t task_id) noexcept {
@@ -62,7 +62,7 @@ void board_force_failed(Board* board, uint64_t task_id) noexcept {
   if (s.task_id.load(std::memory_order_relaxed) != task_id) return;
   s.failed_parts.fetch_add(1, std::memory_order_relaxed);
   s.state.store(board_state_word(task_id, TaskState::Failed), std::memory_order_seq_cst);
-  EventCount(&s.event).notify();
+  EventCount(&s.event).notify_after_seq_cst();
 }
 
 void board_set_poisoned(Board* board, uint64_t task_id) noexcept {

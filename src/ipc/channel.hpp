@@ -18,8 +18,9 @@
 // event count shared by all its children (on the status board, woken through an eventfd). A sleeping
 // parent asks each child to wake it only once its completions reach `parent_wake_at`, so a stream of
 // completions costs one wake-up per batch.
-// Running task: the child publishes the task it runs, when it started and its deadline under a seqlock,
-// so the parent's task-timeout watchdog always reads a consistent (task, deadline) pair.
+// Running task: the child publishes the last task it started, when and its deadline, under a seqlock, so
+// the parent's task-timeout watchdog always reads a consistent (task, deadline) pair; the parent takes it
+// as running only while it is the oldest frame the child owes.
 // Liveness: the child holds a robust process-shared mutex for its whole life; when it dies (even by
 // SIGKILL) the kernel marks the mutex word "owner died", which the parent reads without a system call.
 //

@@ -95,4 +95,8 @@ void EventCount::notify() noexcept {
   if (fence_and_check_waiters()) wake();
 }
 
+void EventCount::notify_after_seq_cst() noexcept {
+  if ((word_of(w_).load(std::memory_order_seq_cst) >> 32) != 0) wake();
+}
+
 }  // namespace strata::ipc

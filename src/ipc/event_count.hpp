@@ -58,6 +58,9 @@ class EventCount {
 
   /// After publishing a change: wakes the waiters, if any announced themselves.
   void notify() noexcept;
+  /// notify() for a change published by a sequentially consistent store or read-modify-write, which
+  /// already orders it before the read of the waiters (no separate fence).
+  void notify_after_seq_cst() noexcept;
   /// The first half of notify, for notifiers that wake only under a further condition: a seq_cst fence,
   /// then whether any waiter is announced.
   bool fence_and_check_waiters() const noexcept;

@@ -13,9 +13,11 @@
 namespace strata::supervisor {
 
 std::string Supervisor::consume(Child& c) {
+  bool any = false;
   while (c.state == ChildState::Ready || c.state == ChildState::Starting) {
     const ipc::Completion* cpl = c.channel.peek();
     if (!cpl) break;
+    any = true;
     std::string bad;
     if (c.inflight.empty())
       bad = "a completion for #" + std::to_string(cpl->id) + " with nothing in flight";
@@ -49,8 +51,13 @@ std::string Supervisor::consume(Child& c) {
       c.channel.pop();
     }
   }
-  c.channel.publish_consumed();
+  if (any) c.channel.publish_consumed();
   return {};
+}
+
+void Supervisor::check_health() {
+  for (Child& c : children_)
+    if (c.state == ChildState::Ready && c.channel.liveness_lost()) died(c, c.proc.reap(1000));
 }
 
 size_t Supervisor::poll() {
@@ -62,11 +69,9 @@ size_t Supervisor::poll() {
       declare_lost(c, "it wrote a malformed completion (" + bad + ")");
       continue;
     }
-    // The kernel marks the liveness word when the child dies: no system call needed to notice.
-    if (c.state == ChildState::Ready && c.channel.liveness_lost()) {
-      // The process is exiting: its pidfd becomes readable within moments.
-      died(c, c.proc.reap(1000));
-    }
+    // The kernel marks the liveness word when the child dies: no system call needed to notice. The
+    // process is exiting then: its pidfd becomes readable within moments.
+    if (c.state == ChildState::Ready && c.channel.liveness_lost()) died(c, c.proc.reap(1000));
   }
   bool deadlines = false;
   for (const Child& c : children_) deadlines |= c.alive() && (c.timed_tasks != 0 || c.deadline_frames != 0);
@@ -87,7 +92,10 @@ int64_t Supervisor::next_deadline() const noexcept {
   };
   for (const Child& c : children_) {
     if (!c.alive()) continue;
-    if (c.timed_tasks) take(c.channel.running().deadline_ns);
+    if (c.timed_tasks && !c.inflight.empty()) {
+      const ipc::RunningTask r = c.channel.running();
+      if (r.task == c.inflight.front().id) take(r.deadline_ns);
+    }
     if (c.deadline_frames)
       for (const InFlight& f : c.inflight) take(f.deadline_ns);
   }
@@ -97,9 +105,11 @@ int64_t Supervisor::next_deadline() const noexcept {
 void Supervisor::check_deadlines(int64_t now) {
   for (Child& c : children_) {
     if (!c.alive()) continue;
-    if (c.timed_tasks) {
+    if (c.timed_tasks && !c.inflight.empty()) {
+      // The record names the last task the child started: it counts only while that task is still the
+      // oldest one the child owes (its completion not yet consumed).
       const ipc::RunningTask r = c.channel.running();
-      if (r.task != 0 && r.deadline_ns > 0 && now >= r.deadline_ns) {
+      if (r.task != 0 && r.task == c.inflight.front().id && r.deadline_ns > 0 && now >= r.deadline_ns) {
         declare_lost(c, events_.describe_task(r.task) + " exceeded its timeout of " +
                             std::to_string((r.deadline_ns - r.start_ns) / 1000000) + " ms");
         continue;

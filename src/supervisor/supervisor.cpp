@@ -166,7 +166,9 @@ void Supervisor::gone(Child& c, ChildState state, const std::string& how, const 
                       const std::string& queued_msg) {
   // What it posted before going is still valid: take it first (up to a breach, if it broke the protocol).
   (void)consume(c);
-  const uint64_t running = c.channel.running().task;
+  // The last task the child started is the one it was running if it is still the oldest it owes.
+  const uint64_t last = c.channel.running().task;
+  const uint64_t running = !c.inflight.empty() && c.inflight.front().id == last ? last : 0;
   c.proc.kill();
   c.proc.reap(0);
   c.state = state;

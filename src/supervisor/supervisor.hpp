@@ -160,6 +160,9 @@ class Supervisor {
   template <class Done>
   bool wait_until(Done&& done, int64_t deadline_ns);
 
+  /// Notices children that died since the last look (their liveness words), without a system call and
+  /// without consuming completions: what every public entry point calls.
+  void check_health();
   /// Declares `c` lost: kills and reaps it and fails everything it owed, saying `reason`.
   void declare_lost(Child& c, const std::string& reason);
   /// The first child that is Lost or Dead, if any.

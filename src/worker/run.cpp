@@ -55,7 +55,8 @@ void WorkerImpl::run(const std::function<void(Orchestrator&)>& fn) {
         failure->task, failure->name, failure->kind, failure->child, failure->message);
   }
   if (!free_problem.empty()) throw ChildDiedError("run(): " + free_problem);
-  // A child that died during the run without failing one of its tasks is reported by the run too.
+  // A child that died (or broke the protocol) during the run without failing one of its tasks is
+  // reported by the run too.
   sup_->poll();
   if (const supervisor::Child* c = sup_->first_gone())
     throw ChildDiedError("run(): " + sup_->gone_text(*c) + "; call respawn() to restart it, or close() this Worker");

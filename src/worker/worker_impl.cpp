@@ -168,7 +168,7 @@ int WorkerImpl::count(ChildKind kind) const noexcept {
 void WorkerImpl::check_usable(const char* what) {
   if (closed_) throw UsageError(std::string(what) + ": this Worker is closed");
   if (!initialized_) throw UsageError(std::string(what) + " before init(): call Worker::init() first");
-  sup_->poll();  // a death while idle is seen here (the kernel marked the child's liveness word)
+  sup_->check_health();  // a death while idle is seen here (the kernel marked the child's liveness word)
   if (const supervisor::Child* c = sup_->first_gone())
     throw ChildDiedError(std::string(what) + ": " + sup_->gone_text(*c) +
                          "; call respawn() to restart it, or close() this Worker");

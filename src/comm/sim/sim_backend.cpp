@@ -40,10 +40,12 @@ struct SimDescriptor {
 struct SimShared final : BackendShared {
   ipc::SharedMapping device;
   size_t per_chip = 0;
+  int parent_cpu = -1;  // where the forking thread ran: chips are placed elsewhere first
 };
 
 std::unique_ptr<BackendShared> prepare_sim(int chip_count, std::string* error) {
   auto shared = std::make_unique<SimShared>();
+  shared->parent_cpu = sched_getcpu();
   shared->per_chip = static_cast<size_t>(config::get_u64("sim_device_bytes")) / 4096 * 4096;
   try {
     shared->device = ipc::SharedMapping(shared->per_chip * static_cast<size_t>(chip_count > 0 ? chip_count : 1));
@@ -77,7 +79,7 @@ class SimBackend final : public ChipBackend {
     try {
       const uint32_t helpers = info.threads > 1 ? info.threads - 1 : 0;
       for (uint32_t i = 0; i < helpers; ++i) threads_.emplace_back([this] { helper_loop(); });
-      if (config::get_u64("sim_pin_chips")) pin_main_thread(info.chip_index);
+      if (config::get_u64("sim_pin_chips")) pin_main_thread(info.chip_index, shared_ ? shared_->parent_cpu : -1);
       return true;
     } catch (const std::exception& e) {
       *error = std::string("sim chip: cannot start its block pool: ") + e.what();
@@ -219,24 +221,25 @@ class SimBackend final : public ChipBackend {
   }
 
   // Pins the chip's main thread (after the block pool exists, so the pool's threads stay free to move)
-  // to one of the CPUs the process may use, chip i to the i-th. Left alone, the scheduler sometimes
-  // stacks every chip of a collective on one core, which halves its bandwidth.
-  static void pin_main_thread(int chip_index) noexcept {
+  // to one of the CPUs the process may use: chip i to the i-th, counting from the CPU after the one the
+  // parent ran on, so the parent's CPU gets a chip last. Left alone, the scheduler sometimes stacks
+  // every chip of a collective on one core, which halves its bandwidth; and a chip on the parent's own
+  // CPU turns every hand-off between them into a context switch.
+  static void pin_main_thread(int chip_index, int parent_cpu) noexcept {
     cpu_set_t allowed;
     if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
-    const int n = CPU_COUNT(&allowed);
-    if (n <= 1) return;
-    int want = chip_index % n;
+    int cpus[CPU_SETSIZE];
+    int n = 0, first = 0;
     for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
       if (!CPU_ISSET(cpu, &allowed)) continue;
-      if (want-- == 0) {
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        CPU_SET(cpu, &one);
-        sched_setaffinity(0, sizeof one, &one);
-        return;
-      }
+      if (cpu == parent_cpu) first = n + 1;
+      cpus[n++] = cpu;
     }
+    if (n <= 1) return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpus[(first + chip_index) % n], &one);
+    sched_setaffinity(0, sizeof one, &one);
   }
 
   // Runs blocks of the current job until none is left.
