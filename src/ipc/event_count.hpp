@@ -82,6 +82,8 @@ struct SpinPolicy {
   /// change is near (e.g. the producer is running), so a waiter whose change is far off gives its core
   /// away at once.
   int64_t cold_ns = 0;
+  /// Yield the CPU between spin rounds (for a waiter whose producer may need this CPU).
+  bool yield = true;
 };
 
 /// Waits until `ready()` returns true (returns true), or `deadline_ns` passes (CLOCK_MONOTONIC, < 0:
@@ -125,7 +127,7 @@ bool wait_on(EventCount ec, Ready&& ready, GiveUp&& give_up, Hot&& hot, SpinPoli
       const int64_t spent = sys::now_ns() - start;
       const bool is_hot = hot();  // asked every round: a waiter may act on it (see board_wait)
       if (spent >= spin.spin_ns || (spent >= spin.cold_ns && !is_hot)) break;
-      sys::yield();
+      if (spin.yield) sys::yield();
     }
     if (give_up()) return ready();
     int64_t timeout = slice_ns;

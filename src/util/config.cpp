@@ -35,6 +35,8 @@ constexpr Tunable kTunables[] = {
      "address space of each sim chip's device memory, where its windows live (committed on first touch)"},
     {"sim_pin_chips", "STRATA_SIM_PIN_CHIPS", Type::Int, "1",
      "1: pin each sim chip's main thread to one of the allowed CPUs (chip i to the i-th), 0: let the OS place it"},
+    {"sim_batch", "STRATA_SIM_BATCH", Type::Int, "1",
+     "1: run sim chips under SCHED_BATCH (a woken chip does not preempt a running one), 0: the normal policy"},
     {"log", "STRATA_LOG", Type::String, "warn", "log level: error, warn, info, debug, trace"},
     {"log_subsys", "STRATA_LOG_SUBSYS", Type::String, "all",
      "comma-separated subsystems to log (sched, mailbox, proc, worker, comm, child) or 'all'"},

@@ -80,6 +80,12 @@ class SimBackend final : public ChipBackend {
       const uint32_t helpers = info.threads > 1 ? info.threads - 1 : 0;
       for (uint32_t i = 0; i < helpers; ++i) threads_.emplace_back([this] { helper_loop(); });
       if (config::get_u64("sim_pin_chips")) pin_main_thread(info.chip_index, shared_ ? shared_->parent_cpu : -1);
+      if (config::get_u64("sim_batch")) {
+        // A chip woken while another runs on its CPU waits for that one to block instead of preempting
+        // it: with more chips than cores, a chain of short tasks then pays one context switch per hop.
+        sched_param none{};
+        sched_setscheduler(0, SCHED_BATCH, &none);
+      }
       return true;
     } catch (const std::exception& e) {
       *error = std::string("sim chip: cannot start its block pool: ") + e.what();
