@@ -59,8 +59,10 @@ std::vector<T> expected_sum(size_t count, int n) {
 
 int main(int argc, char** argv) try {
   using namespace strata::workloads;
-  const int n = chips_from_args(argc, argv, 2, 16, 4, "usage: allreduce [chips]   (2..16, default 4)");
-  if (n <= 0) return n == 0 ? 0 : 2;
+  const ExampleArgs args = example_args(argc, argv, "allreduce", 2, 16, 4);
+  if (args.exit >= 0) return args.exit;
+  const int n = args.chips;
+  strata::ProgressLine progress(args.progress);
 
   const std::vector<Case> cases = {
       {"f32_small", DType::F32, 1001, AllreduceAlgorithm::Auto, true},
@@ -77,7 +79,7 @@ int main(int argc, char** argv) try {
   spec.window_size = window_bytes(spec.buffers);
   std::printf("allreduce: one domain over %d chips; rank r contributes i + 100 r\n", n);
 
-  strata::Worker w({.chips = n});
+  strata::Worker w(args.worker_options(progress, "allreduce"));
   auto allreduce = w.register_kernel("strata_allreduce");
   w.init();
   Checker check("allreduce");

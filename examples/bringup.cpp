@@ -45,12 +45,14 @@ std::vector<int32_t> hits_of(int rank) {
 
 int main(int argc, char** argv) try {
   using namespace strata::workloads;
-  const int n = chips_from_args(argc, argv, 2, 8, 4, "usage: bringup [chips]   (2..8, default 4)");
-  if (n <= 0) return n == 0 ? 0 : 2;
+  const ExampleArgs args = example_args(argc, argv, "bringup", 2, 8, 4);
+  if (args.exit >= 0) return args.exit;
+  const int n = args.chips;
+  strata::ProgressLine progress(args.progress);
 
   const std::vector<strata::BufferSpec> buffers = {{"grad", strata::DType::F32, kGrad},
                                                    {"hits", strata::DType::I32, kHits}};
-  strata::WorkerOptions opts{.chips = n};
+  strata::WorkerOptions opts = args.worker_options(progress, "bringup");
   for (int c = 0; c < n; ++c) {
     const int rank = n - 1 - c;
     opts.bringup.push_back({.rank = rank,

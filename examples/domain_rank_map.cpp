@@ -35,7 +35,10 @@ float value(int domain, int rank, size_t i) {
 
 }  // namespace
 
-int main() try {
+int main(int argc, char** argv) try {
+  const strata::workloads::ExampleArgs args = strata::workloads::example_args(argc, argv, "domain_rank_map", 3, 3, 3);
+  if (args.exit >= 0) return args.exit;
+  strata::ProgressLine progress(args.progress);
   using namespace strata::workloads;
   const std::vector<strata::BufferSpec> buffers = {{"data", strata::DType::F32, kCount}};
   const strata::DomainSpec specs[2] = {
@@ -44,7 +47,7 @@ int main() try {
   // Expected rank of each chip in each domain (-1: not a member).
   const int expected_rank[2][3] = {{0, -1, 1}, {-1, 0, 1}};
 
-  strata::Worker w({.chips = 3});
+  strata::Worker w(args.worker_options(progress, "domain_rank_map"));
   auto allreduce = w.register_kernel("strata_allreduce");
   auto probe = w.register_kernel("rank_map_probe");
   w.init();

@@ -40,13 +40,17 @@ float value(int domain, int rank, size_t i) {
 
 }  // namespace
 
-int main() try {
+int main(int argc, char** argv) try {
+  const strata::workloads::ExampleArgs args =
+      strata::workloads::example_args(argc, argv, "dual_domain_overlap", 3, 3, 3);
+  if (args.exit >= 0) return args.exit;
+  strata::ProgressLine progress(args.progress);
   using namespace strata::workloads;
   const std::vector<DomainCase> cases = {{"left", {0, 1}, 2.0f, 1.0f}, {"right", {1, 2}, 0.5f, -3.0f}};
   const std::vector<strata::BufferSpec> buffers = {{"data", strata::DType::F32, kCount},
                                                    {"out", strata::DType::F32, kCount}};
 
-  strata::Worker w({.chips = 3});
+  strata::Worker w(args.worker_options(progress, "dual_domain_overlap"));
   auto allreduce = w.register_kernel("strata_allreduce");
   auto scale_bias = w.register_kernel("overlap_scale_bias");
   w.init();

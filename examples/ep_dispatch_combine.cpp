@@ -214,8 +214,10 @@ Expected reference(const Model& m, const std::vector<std::vector<float>>& x) {
 int main(int argc, char** argv) try {
   using namespace strata::workloads;
   using strata::DType;
-  const int n = chips_from_args(argc, argv, 2, 4, 4, "usage: ep_dispatch_combine [chips]   (2..4, default 4)");
-  if (n <= 0) return n == 0 ? 0 : 2;
+  const ExampleArgs args = example_args(argc, argv, "ep_dispatch_combine", 2, 4, 4);
+  if (args.exit >= 0) return args.exit;
+  const int n = args.chips;
+  strata::ProgressLine progress(args.progress);
   const int64_t t = kTokens, h = kHidden, el = kExpertsPerChip;
   Model m;
   m.n = n;
@@ -244,7 +246,7 @@ int main(int argc, char** argv) try {
                                                    {"back", DType::F32, size_t(2 * t * h)},
                                                    {"y", DType::F32, size_t(t * h)}};
 
-  strata::Worker w({.chips = n});
+  strata::Worker w(args.worker_options(progress, "ep_dispatch_combine"));
   auto route = w.register_kernel("ep_route");
   auto dispatch = w.register_kernel("ep_dispatch");
   auto expert = w.register_kernel("ep_expert");

@@ -18,8 +18,10 @@
 
 int main(int argc, char** argv) try {
   using namespace strata::workloads;
-  const int n = chips_from_args(argc, argv, 2, 4, 2, "usage: ffn_tp [chips]   (2..4, default 2)");
-  if (n <= 0) return n == 0 ? 0 : 2;
+  const ExampleArgs args = example_args(argc, argv, "ffn_tp", 2, 4, 2);
+  if (args.exit >= 0) return args.exit;
+  const int n = args.chips;
+  strata::ProgressLine progress(args.progress);
 
   FfnShape s;
   s.chips = n;
@@ -40,7 +42,7 @@ int main(int argc, char** argv) try {
   std::vector<float> ref(size_t(s.tokens * s.d_model));
   ffn_reference(s, x.data(), w1.data(), w2.data(), ref.data());
 
-  strata::Worker w({.chips = n});
+  strata::Worker w(args.worker_options(progress, "ffn_tp"));
   FfnTp ffn(w);
   w.init();
   Checker check("ffn_tp");

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <stdexcept>
 #include <strata/strata.hpp>
+#include <string>
 
 // Runs on a chip, once per block: block b scales elements b, b + block_dim, ...
 STRATA_KERNEL(scale) {
@@ -11,8 +12,16 @@ STRATA_KERNEL(scale) {
   for (size_t i = ctx.block_idx(); i < ctx.tensor(0).numel(); i += ctx.block_dim()) x[i] *= a;
 }
 
-int main() try {
-  strata::Worker w({.chips = 4, .sub_workers = 1});  // 4 simulated chips, 1 host helper
+int main(int argc, char** argv) try {
+  // `quickstart --trace run.json` also records the run (open the file in ui.perfetto.dev).
+  const bool traced = argc == 3 && std::string(argv[1]) == "--trace";
+  if (argc > 1 && !traced) {
+    std::fprintf(stderr, "usage: quickstart [--trace FILE]\n");
+    return 2;
+  }
+  strata::WorkerOptions opts{.chips = 4, .sub_workers = 1};  // 4 simulated chips, 1 host helper
+  if (traced) opts.trace_path = argv[2];
+  strata::Worker w(opts);
   auto scale = w.register_kernel("scale");
   auto check = w.register_host(
       [](const strata::TaskContext& c) {  // runs in the helper process

@@ -11,8 +11,9 @@ if [[ "${STRATA_SKIP_SETUP:-0}" == 1 ]]; then
 fi
 
 # cmake/ninja/g++: the build (g++ brings libasan, libubsan and libtsan for the sanitizer presets);
-# libgtest-dev + googletest: the tests; libbenchmark-dev: bench/; pkg-config: dependency discovery.
-packages=(cmake ninja-build g++ libgtest-dev googletest libbenchmark-dev pkg-config)
+# libgtest-dev + googletest: the tests; libbenchmark-dev: bench/; pkg-config: dependency discovery;
+# nlohmann-json3-dev: the trace the runtime writes and `strata trace` reads; python3: the SVG check.
+packages=(cmake ninja-build g++ libgtest-dev googletest libbenchmark-dev pkg-config nlohmann-json3-dev python3)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "setup.sh: not a Debian-based system (no dpkg-query); make sure these are installed:" >&2

@@ -26,6 +26,7 @@ struct Options {
   int blocks = 1;
   bool group = true;
   std::string kernel = "strata_allreduce";
+  bool progress = false;
 };
 
 const std::vector<std::string_view> kAlgos = {"auto", "bw", "lat"};
@@ -33,7 +34,7 @@ const std::vector<std::string_view> kAlgos = {"auto", "bw", "lat"};
 void print_help(const char* prog) {
   std::printf(
       "usage: %s [--chips N] [--bytes B] [--reps R] [--algo auto|bw|lat] [--inner K] [--blocks D]\n"
-      "          [--submit group|each] [--kernel NAME]\n"
+      "          [--submit group|each] [--kernel NAME] [--progress]\n"
       "\n"
       "Times strata_allreduce (f32 sum, in place) over a domain of N simulated chips and prints one JSON\n"
       "object (nccl-tests convention: algbw = B / time, busbw = algbw * 2(N-1)/N):\n"
@@ -51,7 +52,8 @@ void print_help(const char* prog) {
       "  --inner K            allreduces per timed run (default 10)\n"
       "  --blocks D           block_dim of each allreduce task (default 1)\n"
       "  --submit group|each  one group task per allreduce, or one task per chip (default group)\n"
-      "  --kernel NAME        another kernel with strata_allreduce's arguments (default strata_allreduce)\n",
+      "  --kernel NAME        another kernel with strata_allreduce's arguments (default strata_allreduce)\n"
+      "  --progress           progress lines on stderr even when it is not a terminal\n",
       prog);
 }
 
@@ -82,6 +84,8 @@ int parse(int argc, char** argv, Options* o) {
       o->group = f.choice({"group", "each"}) == 0;
     else if (f.is("--kernel"))
       o->kernel = f.nonempty_string_value();
+    else if (f.is("--progress"))
+      o->progress = true;
     else
       return false;
     return true;
@@ -114,7 +118,8 @@ int bench_allreduce_main(int argc, char** argv) {
     const int n = opt.chips;
     const auto bytes = static_cast<size_t>(opt.bytes);
     const size_t count = bytes / 4;
-    strata::Worker w({.chips = n});
+    strata::ProgressLine progress(opt.progress);
+    strata::Worker w({.chips = n, .on_progress = progress.for_runs("allreduce")});
     const strata::Kernel allreduce = w.register_kernel(opt.kernel);
     w.init();
 
@@ -193,6 +198,7 @@ int bench_allreduce_main(int argc, char** argv) {
     reload();
     std::vector<double> per_allreduce, single;
     for (int r = 0; r < opt.reps; ++r) {
+      progress.update("allreduce", static_cast<uint64_t>(r), static_cast<uint64_t>(opt.reps), "repetitions");
       if (since_load + opt.inner + 1 > budget) reload();
       per_allreduce.push_back(time_run(w, inner_run) / opt.inner);
       single.push_back(time_run(w, single_run));
@@ -201,6 +207,7 @@ int bench_allreduce_main(int argc, char** argv) {
     check(since_load);
     dom.release();
     w.close();
+    progress.finish();
 
     const double t = quantile(per_allreduce, 0.5), t_min = quantile(per_allreduce, 0.0);
     const double t1 = quantile(single, 0.5);

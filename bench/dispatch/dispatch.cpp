@@ -27,11 +27,12 @@ struct Options {
   int tasks = 10000;
   int reps = 5;
   int roundtrips = 1000;
+  bool progress = false;
 };
 
 void print_help(const char* prog) {
   std::printf(
-      "usage: %s [--chips N] [--tasks M] [--reps R] [--roundtrips K]\n"
+      "usage: %s [--chips N] [--tasks M] [--reps R] [--roundtrips K] [--progress]\n"
       "\n"
       "Times whole Worker::run() calls of empty kernel tasks on N simulated chips and prints one JSON object:\n"
       "  chain_us_per_task        M tasks chained by INOUT on one tensor, task i on chip i %% N (median of R)\n"
@@ -41,45 +42,31 @@ void print_help(const char* prog) {
       "  --chips N       chips (default 2)\n"
       "  --tasks M       tasks per chain / independent run (default 10000)\n"
       "  --reps R        runs of each (default 5)\n"
-      "  --roundtrips K  one-task runs (default 1000)\n",
+      "  --roundtrips K  one-task runs (default 1000)\n"
+      "  --progress      progress lines on stderr even when it is not a terminal (on a terminal: always,\n"
+      "                  once the benchmark has run for two seconds)\n",
       prog);
 }
 
 // Returns -1 to go on, else the exit code.
 int parse(int argc, char** argv, Options* o) {
-  const char* prog = argc > 0 ? argv[0] : "bench_dispatch";
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      print_help(prog);
-      return 0;
-    }
-    std::string flag(arg), value;
-    if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
-      flag = std::string(arg.substr(0, eq));
-      value = std::string(arg.substr(eq + 1));
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    }
-    int* target = flag == "--chips"        ? &o->chips
-                  : flag == "--tasks"      ? &o->tasks
-                  : flag == "--reps"       ? &o->reps
-                  : flag == "--roundtrips" ? &o->roundtrips
-                                           : nullptr;
-    if (!target) {
-      std::fprintf(stderr, "%s: unknown option '%s' (see --help)\n", prog, flag.c_str());
-      return 2;
-    }
-    const long hi = flag == "--chips" ? 64 : 100000000;
-    char* end = nullptr;
-    long v = std::strtol(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0' || v < 1 || v > hi) {
-      std::fprintf(stderr, "%s: %s expects an integer in [1, %ld], got '%s'\n", prog, flag.c_str(), hi, value.c_str());
-      return 2;
-    }
-    *target = static_cast<int>(v);
-  }
-  return -1;
+  strata::cli::FlagParser a = strata::bench::bench_flags(argc, argv);
+  const auto take = [&](strata::cli::FlagParser& f) {
+    if (f.is("--chips"))
+      o->chips = static_cast<int>(f.int_value(1, 64));
+    else if (f.is("--tasks"))
+      o->tasks = static_cast<int>(f.int_value(1, 100000000));
+    else if (f.is("--reps"))
+      o->reps = static_cast<int>(f.int_value(1, 100000000));
+    else if (f.is("--roundtrips"))
+      o->roundtrips = static_cast<int>(f.int_value(1, 100000000));
+    else if (f.is("--progress"))
+      o->progress = true;
+    else
+      return false;
+    return true;
+  };
+  return a.parse([&] { print_help(a.name()); }, take);
 }
 
 }  // namespace
@@ -89,7 +76,8 @@ int bench_dispatch_main(int argc, char** argv) {
   if (int rc = parse(argc, argv, &opt); rc >= 0) return rc;
   const char* prog = argc > 0 ? argv[0] : "bench_dispatch";
   return strata::bench::run_or_report(prog, [&] {
-    strata::Worker w({.chips = opt.chips});
+    strata::ProgressLine progress(opt.progress);
+    strata::Worker w({.chips = opt.chips, .on_progress = progress.for_runs("dispatch")});
     const strata::Kernel noop = w.register_kernel("bench_dispatch_noop");
     const strata::Kernel count = w.register_kernel("bench_dispatch_count");
     w.init();
@@ -111,11 +99,17 @@ int bench_dispatch_main(int argc, char** argv) {
 
     std::vector<double> chain_s, indep_s, rt_s;
     for (int r = 0; r < opt.reps; ++r) {
+      progress.update("dispatch: chain and independent", static_cast<uint64_t>(r), static_cast<uint64_t>(opt.reps),
+                      "repetitions");
       chain_s.push_back(time_run(w, chain));
       indep_s.push_back(time_run(w, independent));
     }
-    for (int r = 0; r < opt.roundtrips; ++r) rt_s.push_back(time_run(w, one));
+    for (int r = 0; r < opt.roundtrips; ++r) {
+      progress.update("dispatch: round trips", static_cast<uint64_t>(r), static_cast<uint64_t>(opt.roundtrips), "runs");
+      rt_s.push_back(time_run(w, one));
+    }
     w.close();
+    progress.finish();
     const uint64_t expected = uint64_t(m) * uint64_t(opt.reps + 1);
     if (cell[0] != expected) {
       std::fprintf(stderr, "%s: the chain counted %llu tasks, expected %llu: tasks were lost or overlapped\n", prog,

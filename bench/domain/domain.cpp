@@ -36,11 +36,12 @@ struct Options {
   int chips = 2;
   int64_t window = 1 << 20;
   int reps = 200;
+  bool progress = false;
 };
 
 void print_help(const char* prog) {
   std::printf(
-      "usage: %s [--chips N] [--window BYTES] [--reps R]\n"
+      "usage: %s [--chips N] [--window BYTES] [--reps R] [--progress]\n"
       "\n"
       "Times whole Worker::run() calls that allocate and release a communication domain over N simulated\n"
       "chips with one buffer filling the window, and prints one JSON object:\n"
@@ -53,7 +54,8 @@ void print_help(const char* prog) {
       "\n"
       "  --chips N        chips, every one a member (default 2)\n"
       "  --window BYTES   window size per chip; K, M, G suffixes (default 1M)\n"
-      "  --reps R         samples of each (default 200)\n",
+      "  --reps R         samples of each (default 200)\n"
+      "  --progress       progress lines on stderr even when it is not a terminal\n",
       prog);
 }
 
@@ -67,6 +69,8 @@ int parse(int argc, char** argv, Options* o) {
       o->window = f.int_value(64, int64_t{256} << 20);
     else if (f.is("--reps"))
       o->reps = static_cast<int>(f.int_value(1, 1000000));
+    else if (f.is("--progress"))
+      o->progress = true;
     else
       return false;
     return true;
@@ -81,7 +85,8 @@ int bench_domain_main(int argc, char** argv) {
   if (int rc = parse(argc, argv, &opt); rc >= 0) return rc;
   const char* prog = argc > 0 ? argv[0] : "bench_domain";
   return strata::bench::run_or_report(prog, [&] {
-    strata::Worker w({.chips = opt.chips});
+    strata::ProgressLine progress(opt.progress);
+    strata::Worker w({.chips = opt.chips, .on_progress = progress.for_runs("domain")});
     const strata::Kernel touch = w.register_kernel("bench_domain_touch");
     w.init();
 
@@ -123,12 +128,14 @@ int bench_domain_main(int argc, char** argv) {
     std::vector<double> ar, amr, er, in_run;
     // Interleaved, so that a disturbance of the machine spreads over all of them.
     for (int r = 0; r < opt.reps; ++r) {
+      progress.update("domain", static_cast<uint64_t>(r), static_cast<uint64_t>(opt.reps), "samples");
       ar.push_back(time_run(w, alloc_release));
       amr.push_back(time_run(w, alloc_memset_release));
       er.push_back(time_run(w, empty));
     }
     for (int r = 0; r < 5; ++r) in_run.push_back(time_run(w, many) / in_run_cycles);
     w.close();
+    progress.finish();
 
     std::printf(
         "{\"bench\": \"domain\", \"version\": \"%s\", \"chips\": %d, \"window\": %lld, \"reps\": %d, "

@@ -14,19 +14,55 @@ size_t window_bytes(const std::vector<BufferSpec>& buffers) {
   return std::max<size_t>(off, 64);
 }
 
-int chips_from_args(int argc, char** argv, int lo, int hi, int fallback, const char* usage) {
-  if (argc < 2) return fallback;
-  if (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
-    std::printf("%s\n", usage);
-    return 0;
+ExampleArgs example_args(int argc, char** argv, const char* program, int lo, int hi, int fallback) {
+  ExampleArgs a;
+  a.chips = fallback;
+  const std::string usage =
+      std::string("usage: ") + program + (lo == hi ? "" : " [chips]") + " [--trace FILE] [--progress]" +
+      (lo == hi ? std::string()
+                : "   (chips " + std::to_string(lo) + ".." + std::to_string(hi) + ", default " +
+                      std::to_string(fallback) + ")") +
+      "\n  --trace FILE  write a trace of every run (open it in ui.perfetto.dev, or strata trace)\n"
+      "  --progress    progress lines on stderr even when it is not a terminal";
+  bool chips_seen = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::printf("%s\n", usage.c_str());
+      a.exit = 0;
+      return a;
+    }
+    if (arg == "--progress") {
+      a.progress = true;
+      continue;
+    }
+    if (arg == "--trace" && i + 1 < argc) {
+      a.trace = argv[++i];
+      continue;
+    }
+    if (arg.rfind("--trace=", 0) == 0 && arg.size() > 8) {
+      a.trace = arg.substr(8);
+      continue;
+    }
+    char* end = nullptr;
+    const long v = std::strtol(arg.c_str(), &end, 10);
+    if (lo == hi || chips_seen || arg.empty() || *end != '\0' || v < lo || v > hi) {
+      std::fprintf(stderr, "%s: unexpected argument '%s'\n%s\n", program, arg.c_str(), usage.c_str());
+      a.exit = 2;
+      return a;
+    }
+    a.chips = static_cast<int>(v);
+    chips_seen = true;
   }
-  char* end = nullptr;
-  const long v = std::strtol(argv[1], &end, 10);
-  if (argc > 2 || *argv[1] == '\0' || *end != '\0' || v < lo || v > hi) {
-    std::fprintf(stderr, "%s\n(the chip count must be an integer in [%d, %d])\n", usage, lo, hi);
-    return -1;
-  }
-  return static_cast<int>(v);
+  return a;
+}
+
+WorkerOptions ExampleArgs::worker_options(ProgressLine& line, const std::string& phase) const {
+  WorkerOptions o;
+  o.chips = chips;
+  o.trace_path = trace;
+  o.on_progress = line.for_runs(phase);
+  return o;
 }
 
 void fill_uniform(float* x, size_t count, uint64_t seed, float scale) {

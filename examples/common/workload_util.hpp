@@ -1,5 +1,5 @@
-// examples/common/workload_util.hpp — what every workload example shares: the chip count from the
-// command line, the window size a list of buffers needs, deterministic inputs, clocks, and a Checker that
+// examples/common/workload_util.hpp — what every workload example shares: its command line (chip count,
+// --trace FILE, --progress), the window size a list of buffers needs, deterministic inputs, clocks, and a Checker that
 // prints each check and turns any mismatch into a non-zero exit status.
 #pragma once
 
@@ -19,10 +19,18 @@ namespace strata::workloads {
 /// Bytes of window that `buffers` need when carved in declaration order (each aligned to 64 bytes).
 size_t window_bytes(const std::vector<BufferSpec>& buffers);
 
-/// The chip count from argv[1] (a number in [lo, hi]), `fallback` when there is no argument. Prints a
-/// usage line and returns -1 when the argument is not such a number; returns 0 after printing the
-/// usage for --help.
-int chips_from_args(int argc, char** argv, int lo, int hi, int fallback, const char* usage);
+/// An example's command line: `<program> [chips] [--trace FILE] [--progress]`.
+struct ExampleArgs {
+  int chips = 0;          // the chip count (the fallback when not given)
+  std::string trace;      // --trace FILE: the Worker writes its trace there (Perfetto, `strata trace`)
+  bool progress = false;  // --progress: progress lines on stderr even when it is not a terminal
+  int exit = -1;          // >= 0: exit now with this status (0 after --help, 2 after a wrong argument)
+  /// The WorkerOptions these arguments ask for (chips, trace_path, on_progress through `line`).
+  WorkerOptions worker_options(ProgressLine& line, const std::string& phase) const;
+};
+/// Parses the command line of example `program`; the chip count must be in [lo, hi] (lo == hi: the
+/// example has a fixed chip count and takes none). Prints the usage for --help or a wrong argument.
+ExampleArgs example_args(int argc, char** argv, const char* program, int lo, int hi, int fallback);
 
 /// Deterministic values in [-scale, scale) from a 64-bit LCG seeded with `seed`.
 void fill_uniform(float* x, size_t count, uint64_t seed, float scale = 1.0f);

@@ -36,6 +36,7 @@
 #include "strata/domain.hpp"
 #include "strata/errors.hpp"
 #include "strata/kernel.hpp"
+#include "strata/status.hpp"
 #include "strata/types.hpp"
 
 namespace strata {
@@ -114,6 +115,17 @@ struct WorkerOptions {
   /// (rank r is the chip whose entry has rank r), loads the inputs, and fails fast on the first chip
   /// that reports an error. See chip_contexts().
   std::vector<ChipBringup> bringup = {};
+  /// Record every run and write it, as a Chrome trace-event JSON file (ui.perfetto.dev), to this path
+  /// when the Worker closes — also after a failed run. Empty: STRATA_TRACE names the file, if set.
+  std::string trace_path = {};
+  /// A run that makes no progress for this long logs a stall report, again at growing intervals.
+  /// STRATA_STALL_WARN_MS (default 10 s).
+  std::chrono::milliseconds stall_warn{0};
+  /// A run that makes no progress for this long fails with a TimeoutError carrying the stall report,
+  /// and the stuck child is declared lost. STRATA_STALL_TIMEOUT_MS (default 0: never).
+  std::chrono::milliseconds stall_timeout{0};
+  /// Called on the Worker's thread while a run waits, at most every 200 ms (progress lines).
+  std::function<void(const RunProgress&)> on_progress = {};
 };
 
 /// Host memory, allocated by a Worker, that every child process reaches at the same address
@@ -222,6 +234,9 @@ class Worker {
   const std::vector<ChipContext>& chip_contexts() const;
   /// How many times the base communicator was brought up (0 or 1: lazily, once per Worker).
   int comm_bringups() const noexcept;
+  /// What the Worker is doing now: its children, the tasks not finished, the requests in flight (the
+  /// stall report as data). Before init(): an empty status.
+  WorkerStatus status() const;
 
   int level() const noexcept;
   int chip_count() const noexcept;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "child/callables.hpp"
@@ -40,7 +41,8 @@ struct ChildSetup {
   std::string backend_options;
   uint32_t chip_threads = 1;
   comm::BackendShared* backend_shared = nullptr;
-  Worker* inner = nullptr;  // worker children: the Worker it runs
+  Worker* inner = nullptr;                     // worker children: the Worker it runs
+  std::function<void(uint64_t)> on_orch_task;  // worker children: told the task before its function runs
   int64_t spin_ns = 0;
 };
 

@@ -22,13 +22,15 @@ void ChildRuntime::run_task(const ipc::DecodedFrame& f, int64_t start_ns) {
   ch_.set_running(fh.task_id, run_start, fh.timeout_ns > 0 ? run_start + fh.timeout_ns : 0);
   std::string err;
   const bool ok = call(f, &err);
+  // Stamped before the board says so: a consumer elsewhere never starts before this end.
+  const int64_t end = sys::now_ns();
   // The running record stays until the next task replaces it: the parent reads it only for the task
   // at the head of what this child owes, which this one no longer is once its completion is posted.
   ipc::board_finish_part(s_.board, fh.task_id, !ok);
   if (ok)
-    ch_.complete(fh.task_id, fh.part, ipc::Status::Ok, ipc::ErrorCode::None, 0, run_start, sys::now_ns(), {});
+    ch_.complete(fh.task_id, fh.part, ipc::Status::Ok, ipc::ErrorCode::None, 0, run_start, end, {});
   else
-    ch_.complete(fh.task_id, fh.part, ipc::Status::Failed, ipc::ErrorCode::Exception, 0, run_start, sys::now_ns(), err);
+    ch_.complete(fh.task_id, fh.part, ipc::Status::Failed, ipc::ErrorCode::Exception, 0, run_start, end, err);
 }
 
 bool ChildRuntime::call(const ipc::DecodedFrame& f, std::string* error) {
@@ -64,6 +66,7 @@ bool ChildRuntime::call(const ipc::DecodedFrame& f, std::string* error) {
       }
       try {
         const OrchCallable& fn = c.orchs[fh.callable].fn;
+        if (s_.on_orch_task) s_.on_orch_task(fh.task_id);
         s_.inner->run([&](Orchestrator& o) { fn(o, ctx); });
         return true;
       } catch (const std::exception& e) {

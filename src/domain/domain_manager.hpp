@@ -92,6 +92,8 @@ class DomainManager {
   bool drop_broken();
   /// Frees whatever is left (close()); never throws.
   void close() noexcept;
+  /// Reports allocation phases, frees and copies to `obs` (null: nothing).
+  void set_observer(trace::Observer* obs) noexcept { obs_ = obs; }
 
  private:
   struct Failure {
@@ -116,6 +118,7 @@ class DomainManager {
 
   supervisor::Supervisor& sup_;
   graph::Scheduler& sched_;
+  trace::Observer* obs_ = nullptr;
   memory::Arena& arena_;
   memory::MemoryMap& memory_;
   DomainOptions opts_;

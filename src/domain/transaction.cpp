@@ -107,6 +107,7 @@ std::shared_ptr<detail::DomainRecord> DomainManager::transaction(const std::stri
   };
 
   // Phase 1: every member allocates, zeroes and exports its window.
+  const int64_t prepare_begin = sys::now_ns();
   std::vector<uint64_t> ids(static_cast<size_t>(n));
   {
     unsigned char frame[ipc::kRequestSlotBytes];
@@ -133,9 +134,11 @@ std::shared_ptr<detail::DomainRecord> DomainManager::transaction(const std::stri
     desc.size = static_cast<uint32_t>(reply.detail);
     std::memcpy(desc.bytes, reply.payload.data() + sizeof(uint64_t), desc.size);
   }
+  STRATA_OBSERVE(obs_, span(trace::Span::DomainPrepare, prepare_begin, sys::now_ns(), "'" + name + "'"));
   if (failure->chip >= 0) return abort();
 
   // Phase 2: every member imports its peers, writes its context page and reports its buffers.
+  const int64_t commit_begin = sys::now_ns();
   {
     ipc::DomainCommitPayload cp{};
     cp.allocation_id = d->allocation_id;
@@ -190,6 +193,7 @@ std::shared_ptr<detail::DomainRecord> DomainManager::transaction(const std::stri
     }
     d->chips.push_back(std::move(ctx));
   }
+  STRATA_OBSERVE(obs_, span(trace::Span::DomainCommit, commit_begin, sys::now_ns(), "'" + name + "'"));
   if (failure->chip >= 0) return abort();
   for (const ChipDomainContext& c : d->chips)
     memory_.add(reinterpret_cast<void*>(c.local_window_base), layout->usable,
@@ -201,6 +205,7 @@ std::shared_ptr<detail::DomainRecord> DomainManager::transaction(const std::stri
 std::string DomainManager::free_all(const std::vector<std::shared_ptr<detail::DomainRecord>>& domains,
                                     int64_t deadline_ns) noexcept {
   std::string problem;
+  const int64_t begin = sys::now_ns();
   try {
     struct Asked {
       detail::DomainRecord* d;
@@ -230,6 +235,13 @@ std::string DomainManager::free_all(const std::vector<std::shared_ptr<detail::Do
     }
   } catch (const std::exception& e) {
     if (problem.empty()) problem = std::string("freeing domains: ") + e.what();
+  }
+  if constexpr (trace::kCompiledIn) {
+    if (obs_) {
+      std::string names;
+      for (const auto& d : domains) names += (names.empty() ? "'" : ", '") + d->name + "'";
+      obs_->span(trace::Span::DomainFree, begin, sys::now_ns(), names);
+    }
   }
   for (const auto& d : domains)
     if (d->state != detail::DomainRecord::State::Freed) {
@@ -291,8 +303,13 @@ void DomainManager::copy(const DomainBuffer& buf, void* host, size_t bytes, bool
   // copy out of it follows its last writer.
   sched_.wait_accessors(buf.data, to_device);
   Failure f;
-  if (!copy_through(chip, to_device ? buf.data : host, to_device ? host : buf.data, bytes, to_device,
-                    sys::now_ns() + opts_.comm_timeout_ns, &f)) {
+  const int64_t begin = sys::now_ns();
+  const bool copied = copy_through(chip, to_device ? buf.data : host, to_device ? host : buf.data, bytes, to_device,
+                                   sys::now_ns() + opts_.comm_timeout_ns, &f);
+  STRATA_OBSERVE(obs_, span(trace::Span::Copy, begin, sys::now_ns(),
+                            std::string(what) + " '" + buf.name + "' on chip " + std::to_string(chip) + ", " +
+                                std::to_string(bytes) + " bytes"));
+  if (!copied) {
     const std::string msg =
         std::string(what) + " of buffer '" + buf.name + "' on chip " + std::to_string(chip) + ": " + f.message;
     if (f.timed_out) throw TimeoutError(msg + " (WorkerOptions::comm_timeout, STRATA_COMM_TIMEOUT_MS)");

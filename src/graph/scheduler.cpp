@@ -11,6 +11,19 @@
 namespace strata::graph {
 namespace {
 
+trace::Status trace_status(Outcome o) noexcept {
+  switch (o) {
+    case Outcome::Failed:
+      return trace::Status::Failed;
+    case Outcome::Poisoned:
+      return trace::Status::Poisoned;
+    case Outcome::Cancelled:
+      return trace::Status::Cancelled;
+    default:
+      return trace::Status::Ok;
+  }
+}
+
 // Which failure a run reports: a task that ran and failed beats one that was not run because of
 // another's failure, which beats one cancelled by fail-fast; among equals, the first learned of.
 int rank(Outcome o) noexcept {
@@ -64,6 +77,8 @@ Scheduler::Scheduler(Link& link, ipc::Board* board, memory::HeapRing heap, const
 
 void Scheduler::begin_run() {
   failure_.reset();
+  run_first_ = ring_.next();
+  finished_count_ = 0;
   scope_depth_ = 0;
   for (int k = 0; k < 3; ++k) ready_[k].resize(static_cast<size_t>(link_.count(static_cast<ChildKind>(k))));
 }
@@ -225,6 +240,21 @@ TaskRef Scheduler::submit(const Submission& s) {
   }
   t.producers.resize(keep);
   ipc::board_arm(board_, id, t.parts);
+  if constexpr (trace::kCompiledIn) {
+    if (obs_) {
+      trace::Submitted sub;
+      sub.task = id;
+      sub.run = run_;
+      sub.name = s.name;
+      sub.kind = s.kind;
+      sub.block_dim = s.cfg.block_dim;
+      sub.parts = s.parts;
+      sub.members = s.members;
+      sub.producers = t.producers;
+      sub.ns = sys::now_ns();
+      obs_->submitted(sub);
+    }
+  }
 
   TaskRef ref;
   ref.id = id;
@@ -275,8 +305,10 @@ void Scheduler::wait_while(Pending&& pending, int64_t deadline_ns) {
 
 void Scheduler::acquire_slot(const char* what) {
   if (!ring_.full()) return;
-  const int64_t deadline = sys::now_ns() + opts_.submit_timeout_ns;
+  const int64_t begin = sys::now_ns();
+  const int64_t deadline = begin + opts_.submit_timeout_ns;
   wait_while([&] { return ring_.full(); }, deadline);
+  STRATA_OBSERVE(obs_, span(trace::Span::Backpressure, begin, sys::now_ns(), "task ring full"));
   if (ring_.full())
     throw TimeoutError(std::string(what) + ": the task ring has been full (" + std::to_string(ring_.capacity()) +
                        " tasks in flight) for " + std::to_string(opts_.submit_timeout_ns / 1000000) +
@@ -288,7 +320,8 @@ void* Scheduler::heap_alloc(size_t bytes, const char* what) {
   if (!heap_.could_fit(bytes))
     throw UsageError(std::string(what) + ": " + std::to_string(bytes) + " bytes is more than the whole run heap (" +
                      std::to_string(heap_.capacity()) + " bytes); raise WorkerOptions::heap_bytes (STRATA_HEAP_BYTES)");
-  const int64_t deadline = sys::now_ns() + opts_.submit_timeout_ns;
+  const int64_t begin = sys::now_ns();
+  const int64_t deadline = begin + opts_.submit_timeout_ns;
   void* p = nullptr;
   auto no_room = [&] {
     heap_.reclaim(ring_.tail());
@@ -296,6 +329,7 @@ void* Scheduler::heap_alloc(size_t bytes, const char* what) {
     return p == nullptr && !ring_.empty();
   };
   wait_while(no_room, deadline);
+  STRATA_OBSERVE(obs_, span(trace::Span::Backpressure, begin, sys::now_ns(), "run heap full"));
   if (p) return p;
   throw TimeoutError(std::string(what) + ": the run heap has no room for " + std::to_string(bytes) + " bytes (" +
                      std::to_string(heap_.used()) + " of " + std::to_string(heap_.capacity()) +
@@ -304,7 +338,9 @@ void* Scheduler::heap_alloc(size_t bytes, const char* what) {
 }
 
 void Scheduler::drain() {
+  const int64_t begin = (trace::kCompiledIn && obs_) ? sys::now_ns() : 0;
   wait_while([&] { return !ring_.empty(); }, -1);
+  STRATA_OBSERVE(obs_, span(trace::Span::Drain, begin, sys::now_ns(), {}));
 }
 
 void Scheduler::wait_finished(uint64_t id) {
@@ -354,6 +390,20 @@ void Scheduler::pump() {
     if (eligible_added_ == added) break;
   }
   link_.flush();
+  if constexpr (trace::kCompiledIn) {
+    if (obs_) observe_counters();
+  }
+}
+
+void Scheduler::observe_counters() {
+  const int64_t now = sys::now_ns();
+  if (now - counters_ns_ < 100'000) return;  // at most one sample per 100 us
+  counters_ns_ = now;
+  depths_.clear();
+  for (int k = 0; k < 3; ++k)
+    for (int i = 0; i < link_.count(static_cast<ChildKind>(k)); ++i)
+      depths_.push_back(static_cast<uint32_t>(link_.load(static_cast<ChildKind>(k), i)));
+  obs_->counters(now, ring_.in_flight(), heap_.used(), depths_);
 }
 
 Scheduler::Push Scheduler::try_push(Record& t) {
@@ -437,11 +487,15 @@ void Scheduler::mark_pushed(Record& t) {
 // ---- finishing -------------------------------------------------------------------------------------
 
 void Scheduler::on_completion(uint64_t id, uint32_t part, ChildKind kind, int child, ipc::Status status,
-                              std::string_view message, uint64_t detail) {
-  (void)part;
+                              std::string_view message, uint64_t detail, int64_t start_ns, int64_t end_ns) {
   if (!ring_.live(id)) return;
   Record& t = record(id);
   if (t.finished) return;
+  STRATA_OBSERVE(obs_, part_done(id, part, kind, child, start_ns, end_ns,
+                                 status == ipc::Status::Ok         ? trace::Status::Ok
+                                 : status == ipc::Status::Poisoned ? trace::Status::Poisoned
+                                                                   : trace::Status::Failed,
+                                 message));
   switch (status) {
     case ipc::Status::Ok:
       part_finished(t, Outcome::Ok, {}, kind, child);
@@ -460,12 +514,24 @@ void Scheduler::on_completion(uint64_t id, uint32_t part, ChildKind kind, int ch
 }
 
 void Scheduler::on_lost(ChildKind kind, int child, std::span<const uint64_t> ids, uint64_t running,
-                        const std::string& running_msg, const std::string& queued_msg) {
+                        int64_t running_start_ns, const std::string& running_msg, const std::string& queued_msg) {
+  const int64_t now = (trace::kCompiledIn && obs_) ? sys::now_ns() : 0;
   for (uint64_t id : ids) {
     if ((id & ipc::kControlIdBit) || !ring_.live(id)) continue;
     Record& t = record(id);
     if (t.finished) continue;
     ipc::board_force_failed(board_, id);
+    if constexpr (trace::kCompiledIn) {
+      if (obs_) {
+        // The part this child had: its place among the task's members.
+        const auto at = std::find(t.members.begin(), t.members.end(), child);
+        const auto part = static_cast<uint32_t>(at == t.members.end() ? 0 : at - t.members.begin());
+        if (id == running)
+          obs_->part_done(id, part, kind, child, running_start_ns, now, trace::Status::Failed, running_msg);
+        else
+          obs_->part_done(id, part, kind, child, now, now, trace::Status::Poisoned, queued_msg);
+      }
+    }
     if (id == running)
       part_finished(t, Outcome::Failed, running_msg, kind, child);
     else
@@ -474,6 +540,7 @@ void Scheduler::on_lost(ChildKind kind, int child, std::span<const uint64_t> ids
 }
 
 void Scheduler::finish_unpushed(Record& t, Outcome outcome, std::string error, ChildKind kind, int child) {
+  STRATA_OBSERVE(obs_, task_done(t.id, trace_status(outcome), error, sys::now_ns()));
   t.outcome = outcome;
   t.error = std::move(error);
   t.fail_kind = kind;
@@ -496,6 +563,7 @@ void Scheduler::part_finished(Record& t, Outcome outcome, std::string error, Chi
 
 void Scheduler::finish(Record& t) {
   t.finished = true;
+  ++finished_count_;
   if (t.outcome == Outcome::Pending) t.outcome = Outcome::Ok;
   const bool failed = t.outcome != Outcome::Ok;
   if (failed) {
@@ -521,6 +589,28 @@ void Scheduler::finish(Record& t) {
   });
   heap_.reclaim(ring_.tail());
   if (failed && opts_.fail_fast && !cancelling_) cancel_unpushed();
+}
+
+size_t Scheduler::unfinished(std::vector<PendingTask>* out, size_t limit) const {
+  size_t n = 0;
+  for (uint64_t id = ring_.tail(); id < ring_.next(); ++id) {
+    const Record& r = record(id);
+    if (r.finished) continue;
+    if (n++ >= limit) continue;
+    PendingTask p;
+    p.id = id;
+    p.name = *r.name;
+    p.pushed = r.pushed;
+    if (!r.members.empty()) {
+      for (int m : r.members) p.child += (p.child.empty() ? "" : ", ") + link_.name(r.kind, m);
+    } else {
+      p.child = r.target == kAnyWorker ? std::string("any ") + child_kind_name(r.kind) : link_.name(r.kind, r.target);
+    }
+    for (uint64_t producer : r.producers)
+      if (!finished(producer)) p.waits_for.push_back(producer);
+    out->push_back(std::move(p));
+  }
+  return n;
 }
 
 void Scheduler::cancel_unpushed() {

@@ -40,8 +40,10 @@
 #include "memory/heap_ring.hpp"
 #include "memory/memory_map.hpp"
 #include "strata/errors.hpp"
+#include "strata/status.hpp"
 #include "strata/types.hpp"
 #include "strata/worker.hpp"
+#include "trace/observer.hpp"
 
 namespace strata::graph {
 
@@ -98,11 +100,15 @@ class Scheduler {
 
   // ---- from the link ----
   void on_completion(uint64_t id, uint32_t part, ChildKind kind, int child, ipc::Status status,
-                     std::string_view message, uint64_t detail);
+                     std::string_view message, uint64_t detail, int64_t start_ns, int64_t end_ns);
   /// A child is gone: `ids` were in flight on it (in order; control ids are ignored), `running` the one
   /// it ran. `running_msg` / `queued_msg` become the failures' messages.
-  void on_lost(ChildKind kind, int child, std::span<const uint64_t> ids, uint64_t running,
+  void on_lost(ChildKind kind, int child, std::span<const uint64_t> ids, uint64_t running, int64_t running_start_ns,
                const std::string& running_msg, const std::string& queued_msg);
+
+  /// Reports submits, finished parts, drains, back-pressure and counters to `obs` (null: nothing).
+  void set_observer(trace::Observer* obs) noexcept { obs_ = obs; }
+  void set_run(uint64_t run) noexcept { run_ = run; }
 
   // ---- state ----
   const std::optional<RunFailure>& failure() const noexcept { return failure_; }
@@ -112,9 +118,12 @@ class Scheduler {
   uint64_t in_flight() const noexcept { return ring_.in_flight(); }
   const TaskRing& ring() const noexcept { return ring_; }
   const memory::HeapRing& heap() const noexcept { return heap_; }
-  /// Unfinished tasks of the run, oldest first (for reports): id, name, whether pushed.
-  template <class F>
-  void for_each_unfinished(F&& f) const;
+  /// Tasks submitted in the current (or last) run, and how many of them have finished.
+  uint64_t submitted() const noexcept { return ring_.next() - run_first_; }
+  uint64_t finished_count() const noexcept { return finished_count_; }
+  /// The run's unfinished tasks, oldest first, at most `limit` of them (for the stall report), each with
+  /// the producers it still waits for. Returns how many there are in all.
+  size_t unfinished(std::vector<PendingTask>* out, size_t limit) const;
   Outcome outcome_of(uint64_t id) const noexcept;
   /// The name of live task `id`, or nullptr.
   const std::string* task_name(uint64_t id) const noexcept { return ring_.live(id) ? record(id).name : nullptr; }
@@ -163,8 +172,16 @@ class Scheduler {
   template <class Pending>
   void wait_while(Pending&& pending, int64_t deadline_ns);
 
+  void observe_counters();
+
   Link& link_;
   ipc::Board* board_;
+  trace::Observer* obs_ = nullptr;
+  uint64_t run_ = 0;
+  uint64_t run_first_ = 1;        // the first task id of the current run
+  uint64_t finished_count_ = 0;   // tasks of the current run finished
+  int64_t counters_ns_ = 0;       // when counters were last reported
+  std::vector<uint32_t> depths_;  // scratch for them
   memory::HeapRing heap_;
   const memory::MemoryMap* memory_;
   SchedulerOptions opts_;
@@ -183,13 +200,5 @@ class Scheduler {
   uint32_t scope_depth_ = 0;
   int rr_[3] = {0, 0, 0};  // round-robin start for kAnyWorker
 };
-
-template <class F>
-void Scheduler::for_each_unfinished(F&& f) const {
-  for (uint64_t id = ring_.tail(); id < ring_.next(); ++id) {
-    const Record& r = record(id);
-    if (!r.finished) f(r.id, *r.name, r.pushed, r.kind, r.members);
-  }
-}
 
 }  // namespace strata::graph

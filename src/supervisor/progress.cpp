@@ -148,8 +148,27 @@ void Supervisor::check_stopped(int64_t now) {
   }
 }
 
+std::optional<ipc::RunningTask> Supervisor::running(const Child& c) const noexcept {
+  if (!c.alive() || c.inflight.empty()) return std::nullopt;
+  const ipc::RunningTask r = c.channel.running();
+  if (r.task == 0 || r.task != c.inflight.front().id) return std::nullopt;
+  return r;
+}
+
+void Supervisor::tick(bool slept) {
+  if (!slept && ++waits_since_tick_ < 64) return;
+  waits_since_tick_ = 0;
+  const int64_t now = sys::now_ns();
+  if (now - last_tick_ns_ < opts_.tick_ns) return;
+  last_tick_ns_ = now;
+  events_.on_tick(now);
+}
+
 void Supervisor::wait(int64_t deadline_ns, WaitCheck done) {
-  if (poll()) return;
+  if (poll()) {
+    tick(false);
+    return;
+  }
   // Each child wakes us once half of what it has in flight is done: enough to refill its ring long
   // before it runs dry, and one wake-up per batch instead of one per task.
   for (Child& c : children_)
@@ -157,6 +176,7 @@ void Supervisor::wait(int64_t deadline_ns, WaitCheck done) {
       c.channel.wake_at(c.channel.consumed() + std::max<uint64_t>(1, c.channel.in_flight() / 2));
   if (sys::spin_until([this] { return wake_due(); }, opts_.spin_ns)) {
     poll();
+    tick(false);
     return;
   }
   ipc::EventCount ec = wake_->event_count();
@@ -173,6 +193,7 @@ void Supervisor::wait(int64_t deadline_ns, WaitCheck done) {
   if (ready) {
     ec.cancel_wait(key);
     poll();
+    tick(false);
     return;
   }
   const int64_t now = sys::now_ns();
@@ -205,6 +226,7 @@ void Supervisor::wait(int64_t deadline_ns, WaitCheck done) {
   }
   const size_t progressed = poll();
   if (rc == 0 && progressed == 0 && slice_bound) check_stopped(sys::now_ns());
+  tick(true);
 }
 
 }  // namespace strata::supervisor

@@ -75,6 +75,7 @@ void Supervisor::spawn(Child& c, const std::function<int()>& body) {
   c.stopped_since = 0;
   STRATA_LOG_DEBUG("proc", "forked %s (generation %u) as pid %d", name(c).c_str(), c.generation,
                    static_cast<int>(c.proc.pid()));
+  STRATA_OBSERVE(obs_, child_started(c.kind, c.index, static_cast<int>(c.proc.pid()), c.generation, name(c)));
 }
 
 void Supervisor::wait_ready(int64_t deadline_ns, const char* what, const char* knob) {
@@ -114,7 +115,7 @@ void Supervisor::post_task(Child& c, const unsigned char* frame, size_t len, uin
   int64_t timeout_ns = 0;
   std::memcpy(&timeout_ns, frame + offsetof(ipc::FrameHeader, timeout_ns), sizeof timeout_ns);
   c.channel.post(frame, len, id, deps);
-  c.inflight.push_back(InFlight{id, 0, nullptr, timeout_ns > 0});
+  c.inflight.push_back(InFlight{id, 0, nullptr, timeout_ns > 0, 0});
   if (timeout_ns > 0) ++c.timed_tasks;
 }
 
@@ -133,7 +134,7 @@ uint64_t Supervisor::post_request(Child& c, const unsigned char* frame, size_t l
     return id;
   }
   c.channel.post(frame, len, id, {});
-  c.inflight.push_back(InFlight{id, deadline_ns, what, false});
+  c.inflight.push_back(InFlight{id, deadline_ns, what, false, sys::now_ns()});
   if (deadline_ns > 0) ++c.deadline_frames;
   c.channel.flush();
   return id;
@@ -167,8 +168,10 @@ void Supervisor::gone(Child& c, ChildState state, const std::string& how, const 
   // What it posted before going is still valid: take it first (up to a breach, if it broke the protocol).
   (void)consume(c);
   // The last task the child started is the one it was running if it is still the oldest it owes.
-  const uint64_t last = c.channel.running().task;
-  const uint64_t running = !c.inflight.empty() && c.inflight.front().id == last ? last : 0;
+  const ipc::RunningTask last = c.channel.running();
+  const uint64_t running = !c.inflight.empty() && c.inflight.front().id == last.task ? last.task : 0;
+  STRATA_OBSERVE(obs_, mark(state == ChildState::Lost ? trace::Mark::Lost : trace::Mark::Died, c.kind, c.index,
+                            sys::now_ns(), how));
   c.proc.kill();
   c.proc.reap(0);
   c.state = state;
@@ -186,7 +189,7 @@ void Supervisor::gone(Child& c, ChildState state, const std::string& how, const 
   c.timed_tasks = 0;
   c.deadline_frames = 0;
   ++delivered_;
-  events_.on_child_gone(c, ids, running, running_msg, queued_msg);
+  events_.on_child_gone(c, ids, running, running ? last.start_ns : 0, running_msg, queued_msg);
 }
 
 const Child* Supervisor::first_gone() const noexcept {

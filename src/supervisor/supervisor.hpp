@@ -16,7 +16,8 @@
 // kept for wait_reply), reads each child's liveness word (the kernel marks it when the child dies, so a
 // death is seen without a system call) and checks deadlines; wait() does the same and, when nothing
 // happened, spins and then sleeps on the parent's event count in ppoll together with every child's
-// pidfd, bounded by the nearest deadline and a slice after which stopped children are looked for. Every
+// pidfd, bounded by the nearest deadline and a slice after which stopped children are looked for; at
+// most every tick_ns a wait also calls Events::on_tick (stall detection, progress reports). Every
 // wait of the parent — init's ready handshake, back-pressure, drain, domain requests, close — goes
 // through wait_until(), so every wait sees deaths and deadlines.
 //
@@ -39,6 +40,7 @@
 #include "ipc/process.hpp"
 #include "ipc/shm.hpp"
 #include "strata/errors.hpp"
+#include "trace/observer.hpp"
 #include "util/sys.hpp"
 
 namespace strata::supervisor {
@@ -52,6 +54,7 @@ struct InFlight {
   int64_t deadline_ns;  // requests: when the child is declared lost if it has not answered; 0: none
   const char* what;     // requests: what was asked ("a domain allocation"), for messages
   bool timed_task;      // a task with a timeout (the watchdog reads the child's running task)
+  int64_t posted_ns;    // requests: when it was posted (for reports); tasks: 0
 };
 
 struct Child {
@@ -88,10 +91,13 @@ class Events {
   virtual void on_task_completion(const Child& c, const ipc::Completion& cpl, std::string_view payload) = 0;
   /// `c` became Lost or Dead. `ids` were in flight on it, in order (requests included, already answered
   /// as Lost); `running` is the task it ran (0: none). The messages are for those tasks' failures.
-  virtual void on_child_gone(const Child& c, std::span<const uint64_t> ids, uint64_t running,
+  virtual void on_child_gone(const Child& c, std::span<const uint64_t> ids, uint64_t running, int64_t running_start_ns,
                              const std::string& running_msg, const std::string& queued_msg) = 0;
   /// "task #5 'mm'", for messages about task `id`.
   virtual std::string describe_task(uint64_t id) const = 0;
+  /// A wait is under way (called from wait(), at most every Options::tick_ns): the Worker's chance to
+  /// notice a stall and report progress. May declare children lost, or throw out of the wait.
+  virtual void on_tick(int64_t now_ns) = 0;
 };
 
 /// A condition a waiter re-checks after announcing itself (a plain function and its argument).
@@ -107,6 +113,7 @@ class Supervisor {
     int64_t spin_ns = 50'000;       // spin before sleeping
     int64_t stop_limit_ns = 0;      // a child stopped this long while owing work is declared lost (0: never)
     int64_t slice_ns = 20'000'000;  // longest sleep before looking for stopped children
+    int64_t tick_ns = 50'000'000;   // Events::on_tick at most this often while waiting
   };
 
   Supervisor(Events& events, Options opts);
@@ -165,12 +172,18 @@ class Supervisor {
   void check_health();
   /// Declares `c` lost: kills and reaps it and fails everything it owed, saying `reason`.
   void declare_lost(Child& c, const std::string& reason);
+  /// The task `c` runs now: its running record, if that names the oldest frame it owes.
+  std::optional<ipc::RunningTask> running(const Child& c) const noexcept;
+  /// Events delivered so far (completions, replies, losses): grows while the children make progress.
+  size_t delivered() const noexcept { return delivered_; }
   /// The first child that is Lost or Dead, if any.
   const Child* first_gone() const noexcept;
   /// "chip 1 died: killed by signal 9 (Killed)".
   std::string gone_text(const Child& c) const;
 
   // ---- respawn and teardown ----
+  /// Reports child starts and losses to `obs` (null: nothing).
+  void set_observer(trace::Observer* obs) noexcept { obs_ = obs; }
   /// Resets a Lost or Dead child's channel for a new generation (call spawn() next).
   void prepare_respawn(Child& c);
   /// Asks every live child to exit, waits up to `timeout_ns` for all, kills the rest and reaps everything.
@@ -186,10 +199,14 @@ class Supervisor {
   void check_deadlines(int64_t now);
   void check_stopped(int64_t now);
   bool wake_due() const noexcept;
+  /// Calls Events::on_tick if tick_ns has passed since the last call. A wait that did not sleep looks
+  /// at the clock only every 64th time.
+  void tick(bool slept);
   int64_t next_deadline() const noexcept;
 
   Events& events_;
   Options opts_;
+  trace::Observer* obs_ = nullptr;
   ipc::SharedMapping map_;  // ParentWake page, then one Channel per child
   ipc::ParentWake* wake_ = nullptr;
   int wake_fd_ = -1;
@@ -199,6 +216,8 @@ class Supervisor {
   std::unordered_map<uint64_t, Reply> replies_;
   uint64_t next_request_ = 0;
   size_t delivered_ = 0;  // events delivered so far (progress counter)
+  int64_t last_tick_ns_ = 0;
+  uint32_t waits_since_tick_ = 0;
   std::vector<pollfd> fds_;
   std::vector<Child*> fd_children_;
 };

@@ -20,7 +20,8 @@ void WorkerImpl::respawn() {
   for (supervisor::Child& c : sup_->children())
     if (c.state == supervisor::ChildState::Lost || c.state == supervisor::ChildState::Dead) gone.push_back(&c);
   const bool redo_bringup = !gone.empty() && domains_->drop_broken();
-  const int64_t deadline = sys::now_ns() + ns(opts_.init_timeout);
+  const int64_t begin = sys::now_ns();
+  const int64_t deadline = begin + ns(opts_.init_timeout);
   try {
     for (supervisor::Child* c : gone) {
       sup_->prepare_respawn(*c);
@@ -39,6 +40,17 @@ void WorkerImpl::respawn() {
     throw;
   }
   if (redo_bringup && !opts_.bringup.empty()) domains_->bringup(opts_.bringup, device_ids_, deadline);
+  if constexpr (trace::kCompiledIn) {
+    if (obs_ && !gone.empty()) {
+      std::string names;
+      for (supervisor::Child* c : gone) {
+        names += (names.empty() ? "" : ", ") + sup_->name(*c);
+        obs_->mark(trace::Mark::Respawned, c->kind, c->index, sys::now_ns(),
+                   "generation " + std::to_string(c->generation));
+      }
+      obs_->span(trace::Span::Respawn, begin, sys::now_ns(), names);
+    }
+  }
 
   // Child Workers that are alive may have dead children of their own.
   unsigned char frame[ipc::kRequestSlotBytes];

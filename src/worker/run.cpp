@@ -1,8 +1,10 @@
 // worker/run.cpp — run(): the orchestration function, the drain, the end-of-run domain frees; and the
 // calls an Orchestrator forwards here (submit, alloc, scopes, domains, copies).
 #include <exception>
+#include <utility>
 
 #include "util/log.hpp"
+#include "util/sys.hpp"
 #include "worker/worker_impl.hpp"
 
 namespace strata::detail {
@@ -19,7 +21,11 @@ void WorkerImpl::run(const std::function<void(Orchestrator&)>& fn) {
   if (in_run_) throw UsageError("run() inside run(): runs do not nest; submit tasks through the Orchestrator");
   in_run_ = true;
   ++run_;
+  ++runs_;
+  const int64_t begin = sys::now_ns();
   sched_->begin_run();
+  sched_->set_run(runs_);
+  begin_watch();
   domains_->set_in_run(true);
   std::exception_ptr orch_error;
   Orchestrator o(this, run_);
@@ -42,6 +48,10 @@ void WorkerImpl::run(const std::function<void(Orchestrator&)>& fn) {
   sched_->end_run();
   in_run_ = false;
   ++run_;  // invalidates the Orchestrator (and Scopes) of the run that ended
+  STRATA_OBSERVE(obs_, span(trace::Span::Run, begin, sys::now_ns(), "run " + std::to_string(runs_)));
+  // A run that passed stall_timeout fails with the stall report, whatever else the stuck child's loss
+  // made fail.
+  if (!stall_report_.empty()) throw TimeoutError(std::exchange(stall_report_, {}));
   if (orch_error) {
     if (failure)
       STRATA_LOG_DEBUG("sched", "run(): the orchestration function threw; task #%llu '%s' failed: %s",

@@ -38,6 +38,7 @@ int Worker::chip_count() const noexcept { return impl_->count(ChildKind::Chip); 
 int Worker::sub_count() const noexcept { return impl_->count(ChildKind::Sub); }
 int Worker::worker_count() const noexcept { return impl_->count(ChildKind::Worker); }
 bool Worker::initialized() const noexcept { return impl_->initialized(); }
+WorkerStatus Worker::status() const { return impl_->status(); }
 
 RawBuffer::RawBuffer(RawBuffer&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),

@@ -12,6 +12,7 @@
 #include "comm/window_layout.hpp"
 #include "ipc/codec.hpp"
 #include "ipc/process.hpp"
+#include "trace/recorder.hpp"
 #include "util/checked.hpp"
 #include "util/config.hpp"
 #include "util/log.hpp"
@@ -70,7 +71,8 @@ void WorkerImpl::validate_options() {
                      " children; a Worker has at most " + std::to_string(kMaxChildren));
   for (auto [value, field] :
        {std::pair{opts_.submit_timeout, "submit_timeout"}, std::pair{opts_.init_timeout, "init_timeout"},
-        std::pair{opts_.close_timeout, "close_timeout"}, std::pair{opts_.comm_timeout, "comm_timeout"}})
+        std::pair{opts_.close_timeout, "close_timeout"}, std::pair{opts_.comm_timeout, "comm_timeout"},
+        std::pair{opts_.stall_warn, "stall_warn"}, std::pair{opts_.stall_timeout, "stall_timeout"}})
     if (value.count() < 0 || value.count() > kMaxTimeoutMs)
       throw UsageError(std::string("WorkerOptions::") + field + " is " + std::to_string(value.count()) +
                        " ms; it must be between 0 (the default) and " + std::to_string(kMaxTimeoutMs));
@@ -81,6 +83,8 @@ void WorkerImpl::validate_options() {
   opts_.init_timeout = or_default(opts_.init_timeout, "init_timeout_ms");
   opts_.close_timeout = or_default(opts_.close_timeout, "close_timeout_ms");
   opts_.comm_timeout = or_default(opts_.comm_timeout, "comm_timeout_ms");
+  opts_.stall_warn = or_default(opts_.stall_warn, "stall_warn_ms");
+  opts_.stall_timeout = or_default(opts_.stall_timeout, "stall_timeout_ms");
   opts_.chip_threads = or_default(opts_.chip_threads, "chip_threads");
   if (!util::checked_add(opts_.heap_bytes, opts_.buffer_bytes) || opts_.heap_bytes > (size_t{1} << 48) ||
       opts_.buffer_bytes > (size_t{1} << 48))
@@ -326,6 +330,7 @@ void WorkerImpl::spawn(supervisor::Child& c) {
   s.backend_shared = backend_shared_.get();
   s.inner = c.kind == ChildKind::Worker ? child_workers_[static_cast<size_t>(c.index)].get() : nullptr;
   s.spin_ns = sys::spin_budget_ns();
+  if (s.inner) s.on_orch_task = [w = s.inner](uint64_t task) { w->impl().set_trace_parent_task(task); };
   sup_->spawn(c, [s] { return child::child_main(s); });
 }
 
@@ -367,11 +372,14 @@ void WorkerImpl::init() {
     }
     domains_ = std::make_unique<domain::DomainManager>(
         *sup_, *sched_, *arena_, *memory_, domain::DomainOptions{ns(opts_.comm_timeout), ns(opts_.close_timeout)});
+    start_trace();
+    const int64_t begin = sys::now_ns();
     for (supervisor::Child& c : sup_->children()) spawn(c);
     initialized_ = true;
-    const int64_t deadline = sys::now_ns() + ns(opts_.init_timeout);
+    const int64_t deadline = begin + ns(opts_.init_timeout);
     sup_->wait_ready(deadline, "init()", "WorkerOptions::init_timeout (STRATA_INIT_TIMEOUT_MS)");
     if (!opts_.bringup.empty()) domains_->bringup(opts_.bringup, device_ids_, deadline);
+    STRATA_OBSERVE(obs_, span(trace::Span::Init, begin, sys::now_ns(), {}));
   } catch (...) {
     teardown(false);
     initialized_ = false;
@@ -389,6 +397,8 @@ void WorkerImpl::close() {
 void WorkerImpl::teardown(bool graceful) noexcept {
   if (graceful && domains_) domains_->close();
   if (sup_) sup_->shutdown(graceful ? ns(opts_.close_timeout) : 0);
+  // After the children are gone: a pod's child Workers have written their part of the trace.
+  finish_trace();
   domains_.reset();
   sched_.reset();
   memory_.reset();

@@ -6,6 +6,7 @@
 //   graph::Scheduler       the task graph (reaches children through this class, as a graph::Link)
 //   domain::DomainManager  communication domains
 //   child::Callables       what the children can run (they get it by fork)
+//   trace::Recorder        the run's trace, when one is asked for (observe.cpp)
 //
 // WorkerImpl owns them, checks every public entry point (closed, not started, a child gone — seen even
 // when it died between calls), and routes the supervisor's events: task completions and losses to the
@@ -32,8 +33,22 @@
 #include "memory/memory_map.hpp"
 #include "strata/worker.hpp"
 #include "supervisor/supervisor.hpp"
+#include "trace/observer.hpp"
+
+namespace strata::trace {
+class Recorder;
+struct SpillHeader;
+}  // namespace strata::trace
 
 namespace strata::detail {
+
+/// Where a child Worker of a traced pod records: a shared region its parent merges at close.
+struct ChildTrace {
+  trace::SpillHeader* spill = nullptr;
+  size_t bytes = 0;
+  std::string graph;         // its name in the pod's trace ("L3 worker 0")
+  std::string parent_graph;  // the graph of the Worker that runs it
+};
 
 class WorkerImpl final : private supervisor::Events, private graph::Link {
  public:
@@ -72,8 +87,18 @@ class WorkerImpl final : private supervisor::Events, private graph::Link {
   bool initialized() const noexcept { return initialized_; }
 
   /// The arenas of the enclosing Workers (this one runs inside a child process of theirs): tasks may
-  /// name their buffers too.
-  void inherit_arenas(std::vector<std::shared_ptr<memory::Arena>> arenas) { inherited_arenas_ = std::move(arenas); }
+  /// name their buffers too. Marks this Worker as a pod's child Worker.
+  void inherit_arenas(std::vector<std::shared_ptr<memory::Arena>> arenas) {
+    inherited_arenas_ = std::move(arenas);
+    inner_ = true;
+  }
+
+  // Observation (observe.cpp).
+  WorkerStatus status() const;
+  /// A traced pod's child Worker records into `t.spill` (set before the pod forks it).
+  void inherit_trace(ChildTrace t);
+  /// The pod's task that the next run of this child Worker belongs to (links the two in the trace).
+  void set_trace_parent_task(uint64_t task) noexcept;
 
   /// For strata's own tests and tools.
   supervisor::Supervisor& supervisor() noexcept { return *sup_; }
@@ -83,8 +108,9 @@ class WorkerImpl final : private supervisor::Events, private graph::Link {
   // supervisor::Events
   void on_task_completion(const supervisor::Child& c, const ipc::Completion& cpl, std::string_view payload) override;
   void on_child_gone(const supervisor::Child& c, std::span<const uint64_t> ids, uint64_t running,
-                     const std::string& running_msg, const std::string& queued_msg) override;
+                     int64_t running_start_ns, const std::string& running_msg, const std::string& queued_msg) override;
   std::string describe_task(uint64_t id) const override;
+  void on_tick(int64_t now_ns) override;
 
   // graph::Link (worker_link.cpp)
   bool alive(ChildKind kind, int index) const noexcept override;
@@ -110,6 +136,12 @@ class WorkerImpl final : private supervisor::Events, private graph::Link {
   /// Tells every chip that kernel `id` is `symbol` in `library` ("" for a STRATA_KERNEL of the program).
   void send_load_kernel(uint32_t id, const std::string& library, const std::string& symbol);
   void teardown(bool graceful) noexcept;
+  // Observation (observe.cpp).
+  void start_trace();
+  void finish_trace() noexcept;
+  void begin_watch();
+  WorkerStatus status_at(int64_t now_ns) const;
+  void stall_timed_out(int64_t now_ns, int64_t quiet_ns);
   int64_t ns(std::chrono::milliseconds ms) const noexcept { return static_cast<int64_t>(ms.count()) * 1000000; }
 
   WorkerOptions opts_;
@@ -127,6 +159,21 @@ class WorkerImpl final : private supervisor::Events, private graph::Link {
   std::unique_ptr<graph::Scheduler> sched_;
   std::unique_ptr<comm::BackendShared> backend_shared_;
   std::unique_ptr<domain::DomainManager> domains_;
+
+  std::unique_ptr<trace::Recorder> recorder_;
+  trace::Observer* obs_ = nullptr;  // recorder_, or null
+  ChildTrace inherited_trace_;
+  bool inner_ = false;                      // a child Worker of a pod
+  std::vector<ipc::SharedMapping> spills_;  // one per child Worker, while traced
+
+  // The stall watch (observe.cpp).
+  uint64_t runs_ = 0;  // runs started
+  int64_t run_begin_ns_ = 0;
+  uint64_t progress_mark_ = 0;  // delivered events + submitted tasks, when last seen to change
+  int64_t progress_ns_ = 0;     // when it changed
+  int64_t next_warn_ns_ = 0;    // quiet time of the next stall report
+  int64_t last_progress_report_ns_ = 0;
+  std::string stall_report_;  // set once a run passed stall_timeout: what run() throws
 
   bool initialized_ = false;
   bool closed_ = false;

@@ -7,12 +7,14 @@ namespace strata::detail {
 // ---- supervisor::Events ----------------------------------------------------------------------------
 
 void WorkerImpl::on_task_completion(const supervisor::Child& c, const ipc::Completion& cpl, std::string_view payload) {
-  sched_->on_completion(cpl.id, cpl.part, c.kind, c.index, static_cast<ipc::Status>(cpl.status), payload, cpl.detail);
+  sched_->on_completion(cpl.id, cpl.part, c.kind, c.index, static_cast<ipc::Status>(cpl.status), payload, cpl.detail,
+                        cpl.start_ns, cpl.end_ns);
 }
 
 void WorkerImpl::on_child_gone(const supervisor::Child& c, std::span<const uint64_t> ids, uint64_t running,
-                               const std::string& running_msg, const std::string& queued_msg) {
-  if (sched_) sched_->on_lost(c.kind, c.index, ids, running, running_msg, queued_msg);
+                               int64_t running_start_ns, const std::string& running_msg,
+                               const std::string& queued_msg) {
+  if (sched_) sched_->on_lost(c.kind, c.index, ids, running, running_start_ns, running_msg, queued_msg);
   if (domains_ && c.kind == ChildKind::Chip) domains_->on_chip_gone(c.index, c.gone_how);
 }
 

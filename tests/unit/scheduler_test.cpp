@@ -82,7 +82,7 @@ class FakeLink final : public Link {
         const int idx = k == ChildKind::Chip ? static_cast<int>(s) : static_cast<int>(s) - count_[0];
         const bool failed = fail.count(p.task) != 0;
         sched->on_completion(p.task, p.part, k, idx, failed ? ipc::Status::Failed : ipc::Status::Ok,
-                             failed ? "scripted failure" : "", 0);
+                             failed ? "scripted failure" : "", 0, 0, 0);
         any = true;
         return;  // one completion per wait: the scheduler re-pumps in between
       }
@@ -95,7 +95,7 @@ class FakeLink final : public Link {
     std::vector<uint64_t> ids;
     for (const Posted& p : queues_[s]) ids.push_back(p.task);
     queues_[s].clear();
-    sched->on_lost(k, i, ids, ids.empty() ? 0 : ids.front(), name(k, i) + " died while running it",
+    sched->on_lost(k, i, ids, ids.empty() ? 0 : ids.front(), 0, name(k, i) + " died while running it",
                    "not run: " + name(k, i) + " died");
   }
   size_t slot(ChildKind k, int i) const { return static_cast<size_t>(k == ChildKind::Chip ? i : count_[0] + i); }

@@ -103,6 +103,8 @@ struct DemoOptions {
   uint32_t block_dim = 2;
   int reps = 1;
   bool use_alloc = false;
+  std::string trace;
+  bool progress = false;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -112,7 +114,7 @@ using strata::workloads::ms_since;
 void print_help() {
   std::printf(
       "usage: strata demo --workload matmul [--chips N] [--size n] [--tiles T] [--block-dim B] [--reps R]\n"
-      "                                     [--alloc]\n"
+      "                                     [--alloc] [--trace FILE] [--progress]\n"
       "\n"
       "Multiplies two n x n f32 matrices on N simulated chips and one host helper, as a task graph:\n"
       "T x T output tiles; the K dimension is split over the chips, each chip computes partial tiles for its\n"
@@ -124,7 +126,9 @@ void print_help() {
       "  --tiles T      output tiles per dimension (default 4)\n"
       "  --block-dim B  blocks per kernel task (default 2)\n"
       "  --reps R       run the graph R times and report the fastest (default 1)\n"
-      "  --alloc        partial tiles from Orchestrator::alloc instead of auto-allocated OUTPUTs\n");
+      "  --alloc        partial tiles from Orchestrator::alloc instead of auto-allocated OUTPUTs\n"
+      "  --trace FILE   write a trace of every run (ui.perfetto.dev, strata trace summary / svg)\n"
+      "  --progress     progress lines on stderr even when it is not a terminal\n");
 }
 
 int parse(int argc, char** argv, DemoOptions* o) {
@@ -141,6 +145,10 @@ int parse(int argc, char** argv, DemoOptions* o) {
       o->reps = static_cast<int>(p.int_value(1, 1000));
     else if (p.is("--alloc"))
       o->use_alloc = true;
+    else if (p.is("--trace"))
+      o->trace = p.string_value();
+    else if (p.is("--progress"))
+      o->progress = true;
     else
       return false;
     return true;
@@ -195,7 +203,8 @@ int demo_matmul_main(int argc, char** argv) {
       static_cast<long long>(ts), static_cast<long long>(ts), N);
   try {
     auto t_init = Clock::now();
-    strata::Worker w({.chips = N, .sub_workers = 1});
+    strata::ProgressLine progress(opt.progress);
+    strata::Worker w({.chips = N, .sub_workers = 1, .trace_path = opt.trace, .on_progress = progress.for_runs("demo")});
     auto partial_k = w.register_kernel("demo_matmul_partial");
     auto reduce_k = w.register_kernel("demo_reduce");
     auto check_h = w.register_host(check_tile, "check_tile");
@@ -223,6 +232,7 @@ int demo_matmul_main(int argc, char** argv) {
     Counts counts;
     double best_submit = 1e300, best_drain = 1e300;
     for (int rep = 0; rep < opt.reps; ++rep) {
+      progress.update("demo", static_cast<uint64_t>(rep), static_cast<uint64_t>(opt.reps), "repetitions");
       counts = {};
       std::fill(c.begin(), c.end(), std::nanf(""));
       for (auto& s : stats) s = {-1, 0};
@@ -321,6 +331,8 @@ int demo_matmul_main(int argc, char** argv) {
       }
     const double verify_ms = ms_since(t_verify);
     w.close();
+    progress.finish();
+    if (!opt.trace.empty()) std::printf("[trace]   written to %s\n", opt.trace.c_str());
 
     // f32 dot products of length n with terms in [-1, 1): rounding stays far below this bound; a lost or
     // doubled partial product is off by whole units.

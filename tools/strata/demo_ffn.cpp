@@ -30,11 +30,14 @@ struct Options {
   strata::workloads::FfnShape shape{.tokens = 128, .d_model = 512, .d_ff = 2048, .chips = 4};
   uint32_t block_dim = 2;
   int reps = 1;
+  std::string trace;
+  bool progress = false;
 };
 
 void print_help() {
   std::printf(
       "usage: strata demo [--chips N] [--tokens T] [--d-model D] [--d-ff F] [--block-dim B] [--reps R]\n"
+      "                   [--trace FILE] [--progress]\n"
       "       strata demo --workload matmul [options]   (the tiled matmul demo; --workload matmul --help)\n"
       "\n"
       "A tensor-parallel feed-forward layer Y = relu(X*W1)*W2 on N simulated chips and one host helper:\n"
@@ -50,7 +53,10 @@ void print_help() {
       "  --d-model D    columns of X and Y (default 512)\n"
       "  --d-ff F       hidden dimension, sharded over the chips (default 2048; at least N)\n"
       "  --block-dim B  blocks per kernel task (default 2)\n"
-      "  --reps R       run the layer R times and report the fastest (default 1)\n");
+      "  --reps R       run the layer R times and report the fastest (default 1)\n"
+      "  --trace FILE   write a trace of every run: open it in ui.perfetto.dev, or read it with\n"
+      "                 'strata trace summary FILE' and 'strata trace svg FILE -o run.svg'\n"
+      "  --progress     progress lines on stderr even when it is not a terminal\n");
 }
 
 int parse(int argc, char** argv, Options* o) {
@@ -70,6 +76,10 @@ int parse(int argc, char** argv, Options* o) {
       o->block_dim = static_cast<uint32_t>(p.int_value(1, 64));
     } else if (p.is("--reps")) {
       o->reps = static_cast<int>(p.int_value(1, 1000));
+    } else if (p.is("--trace")) {
+      o->trace = p.string_value();
+    } else if (p.is("--progress")) {
+      o->progress = true;
     } else {
       return false;
     }
@@ -121,7 +131,8 @@ int demo_main(int argc, char** argv) {
       ll(s.tokens), ll(s.d_model), ll(s.d_model), ll(s.d_ff), ll(s.d_ff), ll(s.d_model), n);
   try {
     const auto t_init = Clock::now();
-    Worker w({.chips = n, .sub_workers = 1});
+    ProgressLine progress(opt.progress);
+    Worker w({.chips = n, .sub_workers = 1, .trace_path = opt.trace, .on_progress = progress.for_runs("demo")});
     FfnTp ffn(w);
     auto ref_task = w.register_host(ffn_reference_task, "ffn_reference");
     w.init();
@@ -153,6 +164,7 @@ int demo_main(int argc, char** argv) {
     double best_total = 1e300;
     std::vector<std::vector<float>> ys;
     for (int rep = 0; rep < opt.reps; ++rep) {
+      progress.update("demo", static_cast<uint64_t>(rep), static_cast<uint64_t>(opt.reps), "repetitions");
       FfnTimings tm;
       FfnRunOptions ro;
       ro.block_dim = opt.block_dim;
@@ -184,6 +196,8 @@ int demo_main(int argc, char** argv) {
     std::printf("[verify]      %d chips x %zu values of Y vs the reference: max |error| %.3g (tolerance %.3g)%s\n", n,
                 ys[0].size(), max_err, tol, ranks_agree ? "; every chip holds the same Y" : "");
     w.close();
+    progress.finish();
+    if (!opt.trace.empty()) std::printf("[trace]       written to %s\n", opt.trace.c_str());
 
     std::printf("\nsummary%s\n", opt.reps > 1 ? " (fastest repetition)" : "");
     std::printf("  allocate      %8.2f ms  domain over %d chips\n", best.allocate_ms, n);
