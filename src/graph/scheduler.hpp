@@ -178,9 +178,10 @@ class Scheduler {
   ipc::Board* board_;
   trace::Observer* obs_ = nullptr;
   uint64_t run_ = 0;
-  uint64_t run_first_ = 1;        // the first task id of the current run
-  uint64_t finished_count_ = 0;   // tasks of the current run finished
-  int64_t counters_ns_ = 0;       // when counters were last reported
+  uint64_t run_first_ = 1;       // the first task id of the current run
+  uint64_t finished_count_ = 0;  // tasks of the current run finished
+  int64_t counters_ns_ = 0;      // when counters were last reported
+  uint32_t pumps_since_counters_ = 0;
   std::vector<uint32_t> depths_;  // scratch for them
   memory::HeapRing heap_;
   const memory::MemoryMap* memory_;

@@ -115,38 +115,42 @@ class Sink {
 
 }  // namespace
 
-template <class T>
-T& Recorder::Ring<T>::push(size_t cap) {
-  if (items.size() < cap) return items.emplace_back();
-  ++dropped;
-  T& slot = items[next];
-  next = (next + 1) % items.size();
-  return slot;
-}
-
-template <class T>
-template <class F>
-void Recorder::Ring<T>::for_each(F&& f) const {
-  // Oldest first: once full, the oldest item is where the next push goes.
-  for (size_t i = 0; i < items.size(); ++i) f(items[(next + i) % items.size()]);
-}
-
 namespace {
 std::atomic<uint64_t> recorders_created{0};
+
+template <class T>
+T take(const unsigned char*& p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  p += sizeof v;
+  return v;
+}
 }  // namespace
 
 uint64_t Recorder::created() noexcept { return recorders_created.load(std::memory_order_relaxed); }
 
 Recorder::Recorder(RecorderOptions opts)
-    : opts_(std::move(opts)), pid_(static_cast<int>(getpid())), created_ns_(sys::now_ns()) {
+    : opts_(std::move(opts)),
+      pid_(static_cast<int>(getpid())),
+      created_ns_(sys::now_ns()),
+      submits_(opts_.events_per_track),
+      spans_(opts_.events_per_track),
+      marks_(opts_.events_per_track),
+      counters_(opts_.events_per_track),
+      texts_(opts_.events_per_track) {
   first_[0] = 0;
   first_[1] = opts_.counts[0];
   first_[2] = opts_.counts[0] + opts_.counts[1];
   const size_t children = static_cast<size_t>(opts_.counts[0] + opts_.counts[1] + opts_.counts[2]);
   child_pid_.assign(children, 0);
   child_name_.assign(children, "");
-  parts_.resize(children + 1);
-  if (opts_.events_per_track == 0) opts_.events_per_track = 1;
+  for (size_t i = 0; i <= children; ++i) parts_.emplace_back(opts_.events_per_track);
+  // Mapping memory is not cheap (a few microseconds a page on some VMs): the rings of the events every
+  // task makes — its submit and its parts — and room for its tensors are mapped now, not while tasks
+  // are dispatched. The rarer events (spans, marks, counters) map their blocks as they come.
+  submits_.reserve(opts_.events_per_track);
+  for (size_t i = 0; i < children; ++i) parts_[i].reserve(opts_.events_per_track);
+  submit_data_.reserve(opts_.events_per_track * 32);
   recorders_created.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -158,82 +162,150 @@ void Recorder::child_started(ChildKind kind, int index, int pid, uint32_t genera
 }
 
 void Recorder::submitted(const Submitted& s) {
-  SubmitRec& r = submits_.push(opts_.events_per_track);
+  // The variable part, packed: where each part's tensors end, the tensors, the members, the producers.
+  size_t bytes =
+      s.parts.size() * sizeof(uint32_t) + s.members.size() * sizeof(int32_t) + s.producers.size() * sizeof(uint64_t);
+  for (const TaskArgs& a : s.parts)
+    for (size_t i = 0; i < a.tensor_count(); ++i)
+      bytes += 3 + static_cast<size_t>(std::min<int>(a.tensor(i).ndim, kMaxDims)) * sizeof(int64_t);
+  if (scratch_.size() < bytes) scratch_.resize(std::max(bytes, size_t{4096}));
+  unsigned char* out = scratch_.data();
+  auto put = [&out](const auto& v) {
+    std::memcpy(out, &v, sizeof v);
+    out += sizeof v;
+  };
+  uint32_t tensors = 0;
+  for (const TaskArgs& a : s.parts) {
+    tensors += static_cast<uint32_t>(a.tensor_count());
+    put(tensors);
+  }
+  for (const TaskArgs& a : s.parts)
+    for (size_t i = 0; i < a.tensor_count(); ++i) {
+      const Tensor& t = a.tensor(i);
+      const auto ndim = static_cast<uint8_t>(std::min<int>(t.ndim, kMaxDims));
+      put(static_cast<uint8_t>(a.tag(i)));
+      put(static_cast<uint8_t>(t.dtype));
+      put(ndim);
+      std::memcpy(out, t.shape.data(), ndim * sizeof(int64_t));
+      out += ndim * sizeof(int64_t);
+    }
+  for (int m : s.members) put(static_cast<int32_t>(m));
+  if (!s.producers.empty()) {
+    std::memcpy(out, s.producers.data(), s.producers.size_bytes());
+    out += s.producers.size_bytes();
+  }
+
+  if (submits_.full()) {
+    // The oldest submit goes: so do its bytes (and everything before them).
+    const SubmitRec& oldest = submits_.next_slot();
+    submit_data_.forget(oldest.data + oldest.data_bytes);
+  }
+  SubmitRec& r = submits_.push();
   r.task = s.task;
   r.run = s.run;
   r.name = s.name;
-  r.kind = s.kind;
+  r.ns = s.ns;
+  r.data = submit_data_.append(scratch_.data(), bytes);
+  r.data_bytes = static_cast<uint32_t>(bytes);
   r.parts = static_cast<uint32_t>(s.parts.size());
   r.block_dim = s.block_dim;
-  r.ns = s.ns;
-  r.tensors.clear();
-  r.part_end.clear();
-  for (const TaskArgs& a : s.parts) {
-    for (size_t i = 0; i < a.tensor_count(); ++i) {
-      const Tensor& t = a.tensor(i);
-      TensorMeta m{static_cast<uint8_t>(a.tag(i)), static_cast<uint8_t>(t.dtype), t.ndim, {}};
-      std::copy(t.shape.begin(), t.shape.begin() + std::min<int>(t.ndim, kMaxDims), m.shape);
-      r.tensors.push_back(m);
-    }
-    r.part_end.push_back(static_cast<uint32_t>(r.tensors.size()));
-  }
-  r.members.assign(s.members.begin(), s.members.end());
-  r.producers.assign(s.producers.begin(), s.producers.end());
+  r.tensors = tensors;
+  r.members = static_cast<uint32_t>(s.members.size());
+  r.producers = static_cast<uint32_t>(s.producers.size());
+  r.kind = s.kind;
 }
 
 void Recorder::part_done(uint64_t task, uint32_t part, ChildKind kind, int child, int64_t start_ns, int64_t end_ns,
                          Status status, std::string_view message) {
   const size_t s = slot(kind, child);
-  PartRec& r = parts_[s].push(opts_.events_per_track);
+  PartRec& r = parts_[s].push();
   r.task = task;
   r.part = part;
   r.ran = status != Status::Poisoned;  // a poisoned part only waited for its producers
+  r.status = status;
   r.pid = child_pid_[s];
   r.start = r.ran ? start_ns : end_ns;
   r.end = std::max(end_ns, r.start);
-  r.status = status;
-  r.message.assign(message);
+  r.message = texts_.add(message);
 }
 
 void Recorder::task_done(uint64_t task, Status status, std::string_view message, int64_t ns) {
-  PartRec& r = parts_.back().push(opts_.events_per_track);
+  PartRec& r = parts_.back().push();
   r.task = task;
   r.part = UINT32_MAX;
   r.ran = false;
+  r.status = status;
   r.pid = 0;
   r.start = r.end = ns;
-  r.status = status;
-  r.message.assign(message);
+  r.message = texts_.add(message);
 }
 
 void Recorder::span(Span kind, int64_t begin_ns, int64_t end_ns, std::string_view detail) {
-  SpanRec& r = spans_.push(opts_.events_per_track);
+  // A stream of submits against a full ring waits once per task: back-pressure waits less than 20 us
+  // apart (for the same reason) become one span that counts them and the time they blocked.
+  constexpr int64_t kMergeGapNs = 20'000;
+  if (kind == Span::Backpressure && last_span_ && last_span_->kind == Span::Backpressure &&
+      begin_ns - last_span_->end < kMergeGapNs && texts_.get(last_span_->detail) == detail) {
+    last_span_->end = std::max(end_ns, last_span_->end);
+    ++last_span_->waits;
+    last_span_->blocked += std::max<int64_t>(0, end_ns - begin_ns);
+    return;
+  }
+  SpanRec& r = spans_.push();
+  last_span_ = &r;
+  r.waits = 1;
+  r.blocked = std::max<int64_t>(0, end_ns - begin_ns);
   r.kind = kind;
   r.begin = begin_ns;
   r.end = std::max(end_ns, begin_ns);
-  r.detail.assign(detail);
+  r.detail = texts_.add(detail);
   r.parent_task = kind == Span::Run ? parent_task_ : 0;
 }
 
 void Recorder::mark(Mark kind, ChildKind child_kind, int child, int64_t ns, std::string_view what) {
-  MarkRec& r = marks_.push(opts_.events_per_track);
+  MarkRec& r = marks_.push();
   r.kind = kind;
   r.pid = child_pid_[slot(child_kind, child)];
   r.ns = ns;
-  r.what.assign(what);
+  r.what = texts_.add(what);
 }
 
 void Recorder::counters(int64_t ns, uint64_t ring_in_flight, uint64_t heap_used, std::span<const uint32_t> depths) {
-  CounterRec& r = counters_.push(opts_.events_per_track);
+  if (counters_.full()) counter_data_.forget(counters_.next_slot().depths + depths.size_bytes());
+  CounterRec& r = counters_.push();
   r.ns = ns;
   r.ring = ring_in_flight;
   r.heap = heap_used;
-  r.depths.assign(depths.begin(), depths.end());
+  r.depths = counter_data_.append(depths.data(), depths.size_bytes());
+}
+
+std::unordered_map<uint64_t, Recorder::SubmitInfo> Recorder::decode_submits() const {
+  std::unordered_map<uint64_t, SubmitInfo> out;
+  std::vector<unsigned char> bytes;
+  submits_.for_each([&](const SubmitRec& r) {
+    bytes.resize(r.data_bytes);
+    submit_data_.read(r.data, bytes.data(), bytes.size());
+    const unsigned char* p = bytes.data();
+    SubmitInfo& info = out[r.task];
+    info.rec = &r;
+    for (uint32_t i = 0; i < r.parts; ++i) info.part_end.push_back(take<uint32_t>(p));
+    for (uint32_t i = 0; i < r.tensors; ++i) {
+      const auto tag = static_cast<Tag>(take<uint8_t>(p));
+      const auto dtype = static_cast<DType>(take<uint8_t>(p));
+      const auto ndim = take<uint8_t>(p);
+      std::string text = std::string(tag_name(tag)) + " " + dtype_name(dtype) + " [";
+      for (uint8_t d = 0; d < ndim; ++d) text += (d ? ", " : "") + std::to_string(take<int64_t>(p));
+      info.tensors.push_back(text + "]");
+    }
+    for (uint32_t i = 0; i < r.members; ++i) info.members.push_back(take<int32_t>(p));
+    for (uint32_t i = 0; i < r.producers; ++i) info.producers.push_back(take<uint64_t>(p));
+  });
+  return out;
 }
 
 size_t Recorder::dropped() const noexcept {
-  size_t n = submits_.dropped + spans_.dropped + marks_.dropped + counters_.dropped;
-  for (const auto& r : parts_) n += r.dropped;
+  size_t n = submits_.dropped() + spans_.dropped() + marks_.dropped() + counters_.dropped();
+  for (const auto& r : parts_) n += r.dropped();
   return n;
 }
 
@@ -285,11 +357,10 @@ uint64_t Recorder::write_events(std::FILE* f) const {
   }
 
   // What each task was, from its submit.
-  std::unordered_map<uint64_t, const SubmitRec*> submit_of;
-  submits_.for_each([&](const SubmitRec& r) { submit_of[r.task] = &r; });
+  const std::unordered_map<uint64_t, SubmitInfo> submit_of = decode_submits();
   auto task_name = [&](uint64_t id) -> std::string {
     auto it = submit_of.find(id);
-    return it != submit_of.end() && it->second->name ? *it->second->name : "task #" + std::to_string(id);
+    return it != submit_of.end() && it->second.rec->name ? *it->second.rec->name : "task #" + std::to_string(id);
   };
 
   // Where each task ran first (for flows): pid, start, end.
@@ -310,35 +381,30 @@ uint64_t Recorder::write_events(std::FILE* f) const {
 
   // Task parts, on the track of the child that ran them. A task that never reached a child shows one
   // zero-length mark per part, on the track of the child it was aimed at (or the orchestrator's).
-  auto emit_part = [&](size_t s, const PartRec& r, uint32_t part, const SubmitRec* sub) {
+  auto emit_part = [&](size_t s, const PartRec& r, uint32_t part, const SubmitInfo* sub) {
     json args;
     args["task"] = r.task;
     args["graph"] = opts_.graph;
     args["status"] = status_name(r.status);
     args["ran"] = r.ran;
-    if (!r.message.empty()) args["error"] = r.message;
+    if (const std::string& message = texts_.get(r.message); !message.empty()) args["error"] = message;
     int pid = r.pid;
     std::string worker = s < child_name_.size() ? child_name_[s] : std::string();
     if (sub) {
-      args["run"] = sub->run;
+      args["run"] = sub->rec->run;
       args["deps"] = sub->producers;
-      args["block_dim"] = sub->block_dim;
-      if (sub->parts > 1) {
+      args["block_dim"] = sub->rec->block_dim;
+      if (sub->rec->parts > 1) {
         args["part"] = part;
-        args["parts"] = sub->parts;
+        args["parts"] = sub->rec->parts;
       }
       json tensors = json::array();
       const uint32_t begin = part == 0 || part > sub->part_end.size() ? 0 : sub->part_end[part - 1];
-      for (uint32_t i = begin; part < sub->part_end.size() && i < sub->part_end[part]; ++i) {
-        const TensorMeta& m = sub->tensors[i];
-        std::string text =
-            std::string(tag_name(static_cast<Tag>(m.tag))) + " " + dtype_name(static_cast<DType>(m.dtype)) + " [";
-        for (uint8_t d = 0; d < m.ndim; ++d) text += (d ? ", " : "") + std::to_string(m.shape[d]);
-        tensors.push_back(text + "]");
-      }
+      for (uint32_t i = begin; part < sub->part_end.size() && i < sub->part_end[part]; ++i)
+        tensors.push_back(sub->tensors[i]);
       args["tensors"] = tensors;
       if (pid == 0 && part < sub->members.size() && sub->members[part] >= 0) {
-        const size_t target = slot(sub->kind, sub->members[part]);
+        const size_t target = slot(sub->rec->kind, sub->members[part]);
         if (target < child_pid_.size()) {
           pid = child_pid_[target];
           worker = child_name_[target];
@@ -368,12 +434,12 @@ uint64_t Recorder::write_events(std::FILE* f) const {
   for (size_t s = 0; s < parts_.size(); ++s) {
     parts_[s].for_each([&](const PartRec& r) {
       auto it = submit_of.find(r.task);
-      const SubmitRec* sub = it != submit_of.end() ? it->second : nullptr;
+      const SubmitInfo* sub = it != submit_of.end() ? &it->second : nullptr;
       if (r.part != UINT32_MAX) {
         emit_part(s, r, r.part, sub);
         return;
       }
-      for (uint32_t p = 0; p < (sub ? sub->parts : 1); ++p) emit_part(s, r, p, sub);
+      for (uint32_t p = 0; p < (sub ? sub->rec->parts : 1); ++p) emit_part(s, r, p, sub);
     });
   }
 
@@ -406,7 +472,7 @@ uint64_t Recorder::write_events(std::FILE* f) const {
                 {"pid", to->second.pid},
                 {"tid", to->second.pid},
                 {"ts", us(to->second.start)}});
-    for (uint64_t p : r.producers) {
+    for (uint64_t p : submit_of.at(r.task).producers) {
       auto from = ran.find(p);
       if (from == ran.end()) continue;
       const std::string dep = opts_.graph + ":dep-" + std::to_string(p) + "-" + std::to_string(r.task);
@@ -431,7 +497,11 @@ uint64_t Recorder::write_events(std::FILE* f) const {
   // Parent-side work.
   spans_.for_each([&](const SpanRec& r) {
     json args = json::object();
-    if (!r.detail.empty()) args["detail"] = r.detail;
+    if (const std::string& detail = texts_.get(r.detail); !detail.empty()) args["detail"] = detail;
+    if (r.kind == Span::Backpressure) {
+      args["waits"] = r.waits;
+      args["blocked_us"] = us(r.blocked);
+    }
     if (r.parent_task) args["parent_task"] = r.parent_task;
     sink.event({{"ph", "X"},
                 {"cat", "parent"},
@@ -460,8 +530,9 @@ uint64_t Recorder::write_events(std::FILE* f) const {
                 {"pid", pid},
                 {"tid", pid},
                 {"ts", us(r.ns)},
-                {"args", {{"what", r.what}}}});
+                {"args", {{"what", texts_.get(r.what)}}}});
   });
+  std::vector<uint32_t> depths;
   counters_.for_each([&](const CounterRec& r) {
     sink.event({{"ph", "C"},
                 {"name", prefix() + "task ring"},
@@ -476,7 +547,9 @@ uint64_t Recorder::write_events(std::FILE* f) const {
                 {"ts", us(r.ns)},
                 {"args", {{"bytes", r.heap}}}});
     json q = json::object();
-    for (size_t s = 0; s < r.depths.size() && s < child_name_.size(); ++s) q[child_name_[s]] = r.depths[s];
+    depths.resize(child_name_.size());
+    counter_data_.read(r.depths, depths.data(), depths.size() * sizeof(uint32_t));
+    for (size_t s = 0; s < depths.size(); ++s) q[child_name_[s]] = depths[s];
     sink.event({{"ph", "C"},
                 {"name", prefix() + "queued frames"},
                 {"pid", pid_},

@@ -3,8 +3,9 @@
 //
 // The Recorder is the one Observer (trace/observer.hpp). It keeps bounded rings — per child, and for the
 // orchestrating thread — of what it was told (events_per_track each, STRATA_TRACE_EVENTS); when one
-// overflows the oldest events go and the file says how many. Nothing is written until write(), which the
-// Worker calls from close(): writing is never on the dispatch path.
+// overflows the oldest events go and the file says how many. Recording allocates nothing per event
+// (trace/event_store.hpp). Nothing is written until write(), which the Worker calls from close():
+// formatting and writing are never on the dispatch path.
 //
 // The file: one process track per child ("chip 0", "sub 1", "L3 worker 0", with its pid) and one for the
 // orchestrating thread; a complete slice per task part on the child that ran it, from the start to the
@@ -23,8 +24,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "trace/event_store.hpp"
 #include "trace/observer.hpp"
 
 namespace strata::trace {
@@ -42,7 +45,7 @@ struct RecorderOptions {
   std::string path;              // the file (top-level Worker), or "" when spilling
   SpillHeader* spill = nullptr;  // a child Worker's region (`spill_bytes` long, header included)
   size_t spill_bytes = 0;
-  size_t events_per_track = 1 << 18;
+  size_t events_per_track = 1 << 16;
   int level = 3;
   std::string graph;          // this Worker inside a pod ("L3 worker 0"), "" at the top
   std::string parent_graph;   // the graph of the Worker that runs this one ("" at the top)
@@ -76,27 +79,21 @@ class Recorder final : public Observer {
   const std::string& path() const noexcept { return opts_.path; }
 
  private:
-  template <class T>
-  struct Ring {
-    std::vector<T> items;
-    size_t next = 0;  // where the next push goes once full
-    uint64_t dropped = 0;
-    T& push(size_t cap);
-    template <class F>
-    void for_each(F&& f) const;
-  };
-  struct TensorMeta {
-    uint8_t tag, dtype, ndim;
-    int64_t shape[kMaxDims];
-  };
+  // Records are fixed-size; what varies in length lives in a ByteLog (or, for texts, the TextLog), so
+  // recording allocates nothing per event (see trace/event_store.hpp).
   struct SubmitRec {
     uint64_t task = 0, run = 0;
     const std::string* name = nullptr;
-    ChildKind kind = ChildKind::Chip;
-    uint32_t parts = 1, block_dim = 1;
     int64_t ns = 0;
-    std::vector<TensorMeta> tensors;
-    std::vector<uint32_t> part_end;  // tensors of part p end at part_end[p]
+    uint64_t data = 0;  // in submit_data_: part_end[parts] u32, tensors, members[parts] i32, producers u64
+    uint32_t data_bytes = 0, parts = 1, block_dim = 1, tensors = 0, members = 0, producers = 0;
+    ChildKind kind = ChildKind::Chip;
+  };
+  /// A SubmitRec's variable part, decoded (when writing).
+  struct SubmitInfo {
+    const SubmitRec* rec = nullptr;
+    std::vector<uint32_t> part_end;  // the tensors of part p end at part_end[p]
+    std::vector<std::string> tensors;
     std::vector<int> members;
     std::vector<uint64_t> producers;
   };
@@ -104,27 +101,29 @@ class Recorder final : public Observer {
     uint64_t task = 0;
     uint32_t part = 0;  // UINT32_MAX: the whole task (it never reached a child)
     bool ran = true;    // false: poisoned or cancelled before running (a zero-length mark)
+    Status status = Status::Ok;
     int pid = 0;
     int64_t start = 0, end = 0;
-    Status status = Status::Ok;
-    std::string message;
+    uint64_t message = 0;  // in texts_
   };
   struct SpanRec {
-    Span kind;
-    int64_t begin, end;
-    std::string detail;
-    uint64_t parent_task;
+    Span kind = Span::Run;
+    int64_t begin = 0, end = 0;
+    uint64_t detail = 0;  // in texts_
+    uint64_t parent_task = 0;
+    uint32_t waits = 1;   // back-pressure: the waits merged into this span
+    int64_t blocked = 0;  // back-pressure: the time they blocked (the span also covers what ran between)
   };
   struct MarkRec {
-    Mark kind;
-    int pid;
-    int64_t ns;
-    std::string what;
+    Mark kind = Mark::Died;
+    int pid = 0;
+    int64_t ns = 0;
+    uint64_t what = 0;  // in texts_
   };
   struct CounterRec {
-    int64_t ns;
-    uint64_t ring, heap;
-    std::vector<uint32_t> depths;
+    int64_t ns = 0;
+    uint64_t ring = 0, heap = 0;
+    uint64_t depths = 0;  // in counter_data_: one u32 per child
   };
   struct Track {
     std::string name;
@@ -135,6 +134,7 @@ class Recorder final : public Observer {
   size_t slot(ChildKind kind, int index) const noexcept {
     return static_cast<size_t>(first_[static_cast<int>(kind)] + index);
   }
+  std::unordered_map<uint64_t, SubmitInfo> decode_submits() const;
   /// Streams every event to `f` (the top-level file) or, with f null, to the spill region. Returns how
   /// many events were left out (this Worker's and its child Workers').
   uint64_t write_events(std::FILE* f) const;
@@ -146,11 +146,16 @@ class Recorder final : public Observer {
   std::vector<int> child_pid_;           // per child slot, the pid now
   std::vector<Track> tracks_;            // every pid seen, in order
   std::vector<std::string> child_name_;  // per child slot
-  Ring<SubmitRec> submits_;
-  std::vector<Ring<PartRec>> parts_;  // per child slot, plus one for tasks that ran nowhere (last)
-  Ring<SpanRec> spans_;
-  Ring<MarkRec> marks_;
-  Ring<CounterRec> counters_;
+  EventRing<SubmitRec> submits_;
+  ByteLog submit_data_;
+  std::vector<EventRing<PartRec>> parts_;  // per child slot, plus one for tasks that ran nowhere (last)
+  EventRing<SpanRec> spans_;
+  EventRing<MarkRec> marks_;
+  EventRing<CounterRec> counters_;
+  ByteLog counter_data_;
+  TextLog texts_;
+  SpanRec* last_span_ = nullptr;        // the span recorded last, while back-pressure waits may merge into it
+  std::vector<unsigned char> scratch_;  // a submit's variable part, being encoded
   uint64_t parent_task_ = 0;
   std::vector<std::pair<int, const SpillHeader*>> spills_;
 };

@@ -39,8 +39,9 @@ constexpr Tunable kTunables[] = {
      "1: run sim chips under SCHED_BATCH (a woken chip does not preempt a running one), 0: the normal policy"},
     {"trace", "STRATA_TRACE", Type::String, "off",
      "record every run of every Worker and write a Chrome trace-event JSON file to this path at close ('off': none)"},
-    {"trace_events", "STRATA_TRACE_EVENTS", Type::Int, "262144",
-     "events kept per trace track (each child, the orchestrator); beyond, the oldest are dropped and counted"},
+    {"trace_events", "STRATA_TRACE_EVENTS", Type::Int, "65536",
+     "events kept per trace track (each child, the orchestrator; mapped when the Worker starts); beyond, the "
+     "oldest are dropped and counted"},
     {"trace_spill_bytes", "STRATA_TRACE_SPILL_BYTES", Type::Bytes, "67108864",
      "bytes of shared memory per child Worker of a pod for its trace (merged into the pod's one file)"},
     {"stall_warn_ms", "STRATA_STALL_WARN_MS", Type::Millis, "10000",

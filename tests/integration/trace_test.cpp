@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <strata/strata.hpp>
 #include <string>
@@ -20,6 +21,8 @@
 #include "integration/internals.hpp"
 #include "integration/trace_checker.hpp"
 #include "trace/recorder.hpp"
+#include "trace_analysis.hpp"
+#include "trace_svg.hpp"
 
 namespace {
 
@@ -257,6 +260,69 @@ TEST_F(TraceTest, AnExceptionOutOfRunStillWritesTheTrace) {
   const TraceFile t = load_and_check_trace(file);
   EXPECT_EQ(t.count("task", "tr_add"), 1u);
   EXPECT_EQ(t.count("parent", "run"), 1u);
+}
+
+// ---- reading a trace ----------------------------------------------------------------------------------
+
+STRATA_KERNEL(tr_sleep_ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ctx.scalar<int64_t>(0))); }
+
+// 10 tasks of 20 ms alternating between chips 0 and 1, each reading the previous one's output, beside
+// independent noise on chip 2 and the sub: the summary's critical path is exactly that chain, and the
+// picture is well-formed XML with one lane per child.
+TEST_F(TraceTest, TheSummaryFindsAKnownChainAndThePictureHasALanePerChild) {
+  const std::string file = path("chain.json");
+  std::vector<uint64_t> chain;
+  {
+    strata::Worker w({.chips = 3, .sub_workers = 1, .trace_path = file});
+    auto sleep = w.register_kernel("tr_sleep_ms");
+    auto noise = w.register_host(
+        [](const strata::TaskContext&) { std::this_thread::sleep_for(std::chrono::milliseconds(1)); }, "tr_noise");
+    w.init();
+    auto x = w.create_buffer<int64_t>(32);
+    w.run([&](strata::Orchestrator& o) {
+      for (int i = 0; i < 10; ++i) {
+        chain.push_back(o.submit(sleep, TaskArgs().inout(x.tensor({1})).scalar(int64_t{20}), {}, i % 2).id);
+        for (int k = 0; k < 2; ++k) {
+          const size_t at = 1 + static_cast<size_t>(i * 2 + k);
+          o.submit(sleep, TaskArgs().inout(strata::test::slice(x, at, 1)).scalar(int64_t{1}), {}, 2);
+          o.submit_host(noise, TaskArgs());
+        }
+      }
+    });
+    w.close();
+  }
+  (void)load_and_check_trace(file);
+  namespace tr = strata::trace_reader;
+  const tr::Trace trace = tr::load_trace(file);
+  const tr::Summary summary = tr::summarize(trace);
+  ASSERT_TRUE(summary.critical_path);
+  const tr::CriticalPath& path = *summary.critical_path;
+  std::vector<uint64_t> on_path;
+  for (const tr::PathStep& step : path.steps) on_path.push_back(trace.tasks[step.task].id);
+  EXPECT_EQ(on_path, chain) << "the critical path is not the chain";
+  for (size_t i = 1; i < path.steps.size(); ++i) EXPECT_EQ(path.steps[i].via, tr::Via::Dependency);
+  EXPECT_GE(path.busy_us, 10 * 20'000.0);
+  ASSERT_EQ(summary.lanes.size(), 4u);
+  EXPECT_EQ(summary.failed + summary.poisoned + summary.cancelled, 0u);
+
+  const std::string svg = this->path("chain.svg");
+  {
+    std::ofstream out(svg);
+    tr::write_svg(trace, summary.critical_path, out);
+  }
+#ifdef STRATA_TEST_PYTHON
+  const std::string check =
+      std::string(STRATA_TEST_PYTHON) +
+      " -c \"import sys, xml.etree.ElementTree as ET; "
+      "svg = '{http://www.w3.org/2000/svg}'; "
+      "lanes = [g.get('data-track') for g in ET.parse(sys.argv[1]).iter(svg + 'g') "
+      "if g.get('class') == 'lane']; "
+      "sys.exit(0 if lanes == ['chip 0', 'chip 1', 'chip 2', 'sub 0'] else print(lanes) or 1)\" " +
+      svg;
+  EXPECT_EQ(std::system(check.c_str()), 0) << "the SVG is not XML with one lane per child";
+#else
+  GTEST_SKIP() << "no Python interpreter to parse the SVG with";
+#endif
 }
 
 // ---- pods ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -146,6 +147,38 @@ TEST(Recorder, AChildWorkersSpillIsMergedIntoTheFile) {
   EXPECT_TRUE(inner_track);
   EXPECT_TRUE(inner_task);
   EXPECT_TRUE(missing);
+}
+
+TEST(EventStore, RingsKeepTheNewestAndLogsForgetWholeChunksOnly) {
+  strata::trace::EventRing<int> ring(3000);  // more than one chunk
+  for (int i = 0; i < 5000; ++i) ring.push() = i;
+  EXPECT_EQ(ring.size(), 3000u);
+  EXPECT_EQ(ring.dropped(), 2000u);
+  int expect = 2000;
+  ring.for_each([&](int v) { EXPECT_EQ(v, expect++); });
+  EXPECT_EQ(expect, 5000);
+
+  strata::trace::ByteLog log;
+  std::vector<uint64_t> at;
+  std::vector<unsigned char> record(1000);
+  for (int i = 0; i < 300; ++i) {  // 300 KB: records straddle the 64 KiB chunks
+    std::fill(record.begin(), record.end(), static_cast<unsigned char>(i));
+    at.push_back(log.append(record.data(), record.size()));
+  }
+  log.forget(at[200]);
+  for (int i = 200; i < 300; ++i) {
+    std::vector<unsigned char> back(1000);
+    log.read(at[static_cast<size_t>(i)], back.data(), back.size());
+    EXPECT_EQ(std::count(back.begin(), back.end(), static_cast<unsigned char>(i)), 1000) << "record " << i;
+  }
+
+  strata::trace::TextLog texts(2);
+  EXPECT_EQ(texts.add(""), 0u);
+  const uint64_t a = texts.add("a"), b = texts.add("b"), c = texts.add("c");
+  EXPECT_EQ(texts.get(a), "");  // forgotten: only two are kept
+  EXPECT_EQ(texts.get(b), "b");
+  EXPECT_EQ(texts.get(c), "c");
+  EXPECT_EQ(texts.get(0), "");
 }
 
 TEST(Recorder, AnUnwritablePathIsReportedNotThrown) {

@@ -4,6 +4,7 @@
 
 #include "cli.hpp"
 #include "strata/version.hpp"
+#include "trace_cmd.hpp"
 
 namespace {
 
@@ -18,6 +19,10 @@ void print_usage(std::FILE* out) {
                "                       (strata demo --help; --workload matmul for the tiled matmul demo)\n"
                "  bench <workload> ... dispatch, domain or allreduce benchmark; prints one JSON object\n"
                "                       (strata bench --help)\n"
+               "  trace summary FILE   what a trace (--trace FILE, STRATA_TRACE) says: per-child load, the critical\n"
+               "                       path, the longest tasks, back-pressure, failures\n"
+               "  trace svg FILE -o OUT.svg\n"
+               "                       a swimlane picture of the trace (strata trace --help)\n"
                "  version              the library version\n"
                "  help                 this text\n");
 }
@@ -34,6 +39,7 @@ int main(int argc, char** argv) {
   if (cmd == "info") return info_main(argc - 1, argv + 1);
   if (cmd == "demo") return demo_main(argc - 1, argv + 1);
   if (cmd == "bench") return bench_main(argc - 1, argv + 1);
+  if (cmd == "trace") return trace_main(argc - 1, argv + 1);
   if (cmd == "version" || cmd == "--version") {
     std::printf("strata %s\n", strata::version());
     return 0;
