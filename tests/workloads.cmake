@@ -27,3 +27,27 @@ endforeach()
 # `strata demo` (the FFN workload on 4 chips, smaller than its default) and the matmul demo it keeps.
 strata_add_workload_test(demo.ffn strata_tool demo --tokens 32 --d-model 128 --d-ff 512)
 strata_add_workload_test(demo.matmul strata_tool demo --workload matmul --size 128 --tiles 2)
+
+# `--trace FILE` on the demo and on an example, read back by `strata trace summary` and drawn by
+# `strata trace svg` (the picture parsed by Python's XML parser when there is one).
+set(trace_dir ${CMAKE_CURRENT_BINARY_DIR}/workload_traces)
+file(MAKE_DIRECTORY ${trace_dir})
+strata_add_workload_test(demo.trace strata_tool demo --tokens 32 --d-model 128 --d-ff 512 --trace
+                         ${trace_dir}/demo.json)
+strata_add_workload_test(ffn_tp.trace ffn_tp 2 --trace ${trace_dir}/ffn_tp.json)
+set_tests_properties(workload.demo.trace workload.ffn_tp.trace PROPERTIES FIXTURES_SETUP workload_traces)
+add_test(NAME workload.trace_summary COMMAND strata_tool trace summary ${trace_dir}/ffn_tp.json)
+set_tests_properties(workload.trace_summary PROPERTIES LABELS integration TIMEOUT 60 FIXTURES_REQUIRED workload_traces
+                     PASS_REGULAR_EXPRESSION "critical path of run")
+add_test(NAME workload.trace_svg COMMAND strata_tool trace svg ${trace_dir}/demo.json -o ${trace_dir}/demo.svg)
+set_tests_properties(workload.trace_svg PROPERTIES LABELS integration TIMEOUT 60 FIXTURES_REQUIRED workload_traces
+                     FIXTURES_SETUP workload_svg)
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+  add_test(NAME workload.trace_svg_is_xml
+           COMMAND ${Python3_EXECUTABLE} -c
+                   "import sys, xml.etree.ElementTree as ET; g = [e for e in ET.parse(sys.argv[1]).iter('{http://www.w3.org/2000/svg}g') if e.get('class') == 'lane']; sys.exit(0 if len(g) == 5 else 1)"
+                   ${trace_dir}/demo.svg)
+  set_tests_properties(workload.trace_svg_is_xml PROPERTIES LABELS integration TIMEOUT 60 FIXTURES_REQUIRED
+                       workload_svg)
+endif()

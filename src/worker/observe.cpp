@@ -101,8 +101,7 @@ void WorkerImpl::finish_trace() noexcept {
 
 // ---- progress and stalls ---------------------------------------------------------------------------
 
-void WorkerImpl::begin_watch() {
-  const int64_t now = sys::now_ns();
+void WorkerImpl::begin_watch(int64_t now) {
   run_begin_ns_ = now;
   progress_ns_ = now;
   progress_mark_ = sup_->delivered() + sched_->submitted();

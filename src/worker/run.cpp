@@ -25,7 +25,7 @@ void WorkerImpl::run(const std::function<void(Orchestrator&)>& fn) {
   const int64_t begin = sys::now_ns();
   sched_->begin_run();
   sched_->set_run(runs_);
-  begin_watch();
+  begin_watch(begin);
   domains_->set_in_run(true);
   std::exception_ptr orch_error;
   Orchestrator o(this, run_);

@@ -139,7 +139,7 @@ class WorkerImpl final : private supervisor::Events, private graph::Link {
   // Observation (observe.cpp).
   void start_trace();
   void finish_trace() noexcept;
-  void begin_watch();
+  void begin_watch(int64_t now_ns);
   WorkerStatus status_at(int64_t now_ns) const;
   void stall_timed_out(int64_t now_ns, int64_t quiet_ns);
   int64_t ns(std::chrono::milliseconds ms) const noexcept { return static_cast<int64_t>(ms.count()) * 1000000; }

@@ -3,7 +3,7 @@
 //   - it is a Chrome trace-event JSON object with a traceEvents array and strata's otherData;
 //   - every flow (s/f pair) has both ends, once each;
 //   - the complete slices of one track nest (each one lies inside the one it starts in, or after it);
-//   - a task never starts before a producer it depends on has ended (args.deps).
+//   - a task never starts before a producer it depends on has ended (args.deps), and a flow joins them.
 // The tests then look tasks up by (graph, id) to check their child, status and count.
 #pragma once
 
@@ -123,6 +123,9 @@ inline TraceFile load_and_check_trace(const std::string& path) {
       if (it == end_of.end()) continue;  // a producer that did not run (the consumer was poisoned)
       EXPECT_LE(it->second, s.ts + kSlack) << "task #" << s.args["task"] << " '" << s.name << "' started at " << s.ts
                                            << ", before its producer #" << d << " ended at " << it->second;
+      const std::string flow =
+          graph + ":dep-" + std::to_string(d.get<uint64_t>()) + "-" + std::to_string(s.args["task"].get<uint64_t>());
+      EXPECT_EQ(t.flows.count(flow), 1u) << "no flow '" << flow << "' for a dependency";
     }
   }
   return t;

@@ -80,19 +80,29 @@ const strata::test::TraceSlice* only(const std::vector<const strata::test::Trace
 
 TEST_F(TraceTest, EveryTaskPartAppearsOnceOnTheChildThatRanIt) {
   const std::string file = path("known.json");
-  strata::Worker w({.chips = 3, .sub_workers = 1, .trace_path = file});
+  // Each run starts behind a gate that the run's first wait opens (on_progress runs inside it): every
+  // task is submitted before any runs, so every chain task waits for its producer.
+  strata::Buffer<uint64_t>* gate = nullptr;
+  strata::Worker w({.chips = 3, .sub_workers = 1, .trace_path = file, .on_progress = [&](const strata::RunProgress&) {
+                      strata::test::store_flag(gate->data(), 1);
+                    }});
   auto add = w.register_kernel("tr_add");
+  auto wait = w.register_kernel("tr_wait_flag");
   auto host = w.register_host([](const strata::TaskContext& c) { ++*c.data<int64_t>(0); }, "tr_host_add");
   w.init();
   auto x = w.create_buffer<int64_t>(16);
   zero(x);
+  auto flag = w.create_buffer<uint64_t>(1);
+  gate = &flag;
   struct Expect {
     uint64_t id;
     std::vector<std::string> children;  // per part; "chip *": any chip
   };
   std::vector<Expect> expected;
   for (int run = 0; run < 2; ++run) {
+    zero(flag);
     w.run([&](strata::Orchestrator& o) {
+      o.submit(wait, TaskArgs().input(flag.tensor()).inout(x.tensor({1})), {}, 0);
       // A chain alternating between chips 0 and 1.
       for (int i = 0; i < 6; ++i)
         expected.push_back(
@@ -151,27 +161,32 @@ TEST_F(TraceTest, EveryTaskPartAppearsOnceOnTheChildThatRanIt) {
 
 TEST_F(TraceTest, FailedPoisonedAndCancelledTasksHaveTheirStatus) {
   const std::string file = path("failures.json");
-  strata::Buffer<uint64_t>* gate = nullptr;
+  strata::Buffer<uint64_t>* gates = nullptr;
   strata::Worker* self = nullptr;
+  // Both chips start behind a gate that only the run's waits open (on_progress runs inside them, after
+  // every submit): chip 0 first, so the failure happens after everything was submitted; chip 1 once
+  // the failure has been seen (two tasks finished: only chip 0's gate and the failure can finish before
+  // chip 1's gate opens), so the task held back for it is cancelled, not run.
   strata::Worker w({.chips = 2, .trace_path = file, .on_progress = [&](const strata::RunProgress&) {
-                      // Chip 1 is held until the failure has been seen (and the held task cancelled).
-                      if (self->status().finished >= 1) strata::test::store_flag(gate->data(), 1);
+                      strata::test::store_flag(gates->data(), 1);
+                      if (self->status().finished >= 2) strata::test::store_flag(gates->data() + 1, 1);
                     }});
   self = &w;
   auto add = w.register_kernel("tr_add");
   auto fail = w.register_kernel("tr_fail");
   auto wait = w.register_kernel("tr_wait_flag");
   w.init();
-  auto flag = w.create_buffer<uint64_t>(1);
-  gate = &flag;
-  zero(flag);
+  auto flags = w.create_buffer<uint64_t>(2);
+  gates = &flags;
+  zero(flags);
   auto x = w.create_buffer<int64_t>(16);
   zero(x);
   uint64_t failed = 0, poisoned = 0, cancelled = 0;
   auto e = capture<strata::TaskError>([&] {
     w.run([&](strata::Orchestrator& o) {
-      o.submit(wait, TaskArgs().input(flag.tensor()), {}, 1);
-      // Nine producers queued on chip 1 behind the gate: their consumer is held back by the parent.
+      o.submit(wait, TaskArgs().input(strata::test::slice(flags, 0, 1)), {}, 0);
+      o.submit(wait, TaskArgs().input(strata::test::slice(flags, 1, 1)), {}, 1);
+      // Nine producers queued on chip 1 behind its gate: their consumer is held back by the parent.
       TaskArgs reads;
       for (size_t i = 0; i < 9; ++i) {
         o.submit(add, TaskArgs().inout(strata::test::slice(x, 4 + i, 1)), {}, 1);
@@ -265,6 +280,12 @@ TEST_F(TraceTest, AnExceptionOutOfRunStillWritesTheTrace) {
 // ---- reading a trace ----------------------------------------------------------------------------------
 
 STRATA_KERNEL(tr_sleep_ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ctx.scalar<int64_t>(0))); }
+// Waits for flag tensor 1 to be raised, then sleeps `scalar 0` milliseconds.
+STRATA_KERNEL(tr_gated_sleep_ms) {
+  if (!strata::test::wait_flag_at_least(ctx.data<uint64_t>(1), 1, std::chrono::seconds(30)))
+    throw std::runtime_error("tr_gated_sleep_ms: the gate never opened");
+  std::this_thread::sleep_for(std::chrono::milliseconds(ctx.scalar<int64_t>(0)));
+}
 
 // 10 tasks of 20 ms alternating between chips 0 and 1, each reading the previous one's output, beside
 // independent noise on chip 2 and the sub: the summary's critical path is exactly that chain, and the
@@ -273,15 +294,31 @@ TEST_F(TraceTest, TheSummaryFindsAKnownChainAndThePictureHasALanePerChild) {
   const std::string file = path("chain.json");
   std::vector<uint64_t> chain;
   {
-    strata::Worker w({.chips = 3, .sub_workers = 1, .trace_path = file});
+    // Two gates, opened from inside the run's waits (on_progress), keep this independent of timing: the
+    // chain's first task starts only once everything is submitted (each link then waits for the one
+    // before), its last one ends only after all the noise has.
+    strata::Buffer<uint64_t>* gates = nullptr;
+    strata::Worker* self = nullptr;
+    constexpr uint64_t kNoise = 40;
+    strata::Worker w({.chips = 3, .sub_workers = 1, .trace_path = file, .on_progress = [&](const strata::RunProgress&) {
+                        strata::test::store_flag(gates->data(), 1);
+                        if (self->status().finished >= 9 + kNoise) strata::test::store_flag(gates->data() + 1, 1);
+                      }});
+    self = &w;
     auto sleep = w.register_kernel("tr_sleep_ms");
+    auto gated = w.register_kernel("tr_gated_sleep_ms");
     auto noise = w.register_host(
         [](const strata::TaskContext&) { std::this_thread::sleep_for(std::chrono::milliseconds(1)); }, "tr_noise");
     w.init();
     auto x = w.create_buffer<int64_t>(32);
+    auto flags = w.create_buffer<uint64_t>(2);
+    gates = &flags;
+    zero(flags);
     w.run([&](strata::Orchestrator& o) {
       for (int i = 0; i < 10; ++i) {
-        chain.push_back(o.submit(sleep, TaskArgs().inout(x.tensor({1})).scalar(int64_t{20}), {}, i % 2).id);
+        TaskArgs link = TaskArgs().inout(x.tensor({1}));
+        if (i == 0 || i == 9) link.input(strata::test::slice(flags, i == 0 ? 0 : 1, 1));
+        chain.push_back(o.submit(i == 0 || i == 9 ? gated : sleep, link.scalar(int64_t{20}), {}, i % 2).id);
         for (int k = 0; k < 2; ++k) {
           const size_t at = 1 + static_cast<size_t>(i * 2 + k);
           o.submit(sleep, TaskArgs().inout(strata::test::slice(x, at, 1)).scalar(int64_t{1}), {}, 2);

@@ -452,7 +452,15 @@ TEST_F(TraceReaderTest, LongestRunIsChosen) {
   ASSERT_EQ(runs.size(), 3u);
   EXPECT_EQ(runs[2].run, 5);
   EXPECT_EQ(runs[2].tasks, 2u);
-  const auto path = summarize(t).critical_path;
+  const Summary summary = summarize(t);
+  // Every run is listed with its own critical path.
+  ASSERT_EQ(summary.runs.size(), 3u);
+  EXPECT_EQ(summary.runs[2].run, 5);
+  EXPECT_EQ(summary.runs[2].tasks, 2u);
+  EXPECT_EQ(summary.runs[2].path_tasks, 2u);
+  EXPECT_DOUBLE_EQ(summary.runs[2].path_us, 10 * kMs);
+  EXPECT_DOUBLE_EQ(summary.runs[1].span_us, 30 * kMs);
+  const auto& path = summary.critical_path;
   ASSERT_TRUE(path.has_value());
   EXPECT_EQ(path->run, 3);
   EXPECT_EQ(path->run_ordinal, 2u);

@@ -233,6 +233,14 @@ Summary summarize(const Trace& trace) {
     auto longest = std::max_element(
         runs.begin(), runs.end(), [](const RunInfo& a, const RunInfo& b) { return a.end - a.start < b.end - b.start; });
     if (longest != runs.end()) s.critical_path = critical_path(trace, *graph, longest->run);
+    for (const RunInfo& r : runs) {
+      RunLine line{r.run, r.tasks, r.end - r.start, 0, 0};
+      if (const std::optional<CriticalPath> p = critical_path(trace, *graph, r.run)) {
+        line.path_tasks = p->steps.size();
+        line.path_us = p->total_us;
+      }
+      s.runs.push_back(line);
+    }
   }
 
   std::vector<uint32_t> ran;
@@ -277,6 +285,24 @@ void print_summary(const Trace& trace, const Summary& s, std::ostream& out, size
   print_table(out, rows, {true, false, false, false, false, false});
 
   out << '\n';
+  if (s.runs.size() > 1) {
+    // Every run with its own critical path; a long list shows the first and the last ten.
+    out << "runs (" << graph_text(trace, s.critical_path->graph) << ")\n";
+    rows = {{"run", "tasks", "span", "critical path"}};
+    const size_t n = s.runs.size();
+    for (size_t i = 0; i < n; ++i) {
+      if (n > 20 && i == 10) {
+        rows.push_back({"...", std::to_string(n - 20) + " more", "", ""});
+        i = n - 11;
+        continue;
+      }
+      const RunLine& r = s.runs[i];
+      rows.push_back({std::to_string(r.run), std::to_string(r.tasks), format_duration(r.span_us),
+                      count_of(r.path_tasks, "task") + ", " + format_duration(r.path_us)});
+    }
+    print_table(out, rows, {false, false, false, true});
+    out << '\n';
+  }
   if (const auto& path = s.critical_path) {
     out << "critical path of run " << path->run_ordinal << " of " << path->runs << " (the longest, "
         << format_duration(path->run_span_us) << "; run id " << path->run << ", " << graph_text(trace, path->graph)
@@ -364,6 +390,13 @@ json summary_json(const Trace& trace, const Summary& s) {
                           {"unexplained_us", trace.tasks[path->steps.front().task].start - path->run_start_us},
                           {"steps", steps}};
   }
+  j["runs"] = json::array();
+  for (const RunLine& r : s.runs)
+    j["runs"].push_back({{"run", r.run},
+                         {"tasks", r.tasks},
+                         {"span_us", r.span_us},
+                         {"path_tasks", r.path_tasks},
+                         {"path_us", r.path_us}});
   j["longest_tasks"] = json::array();
   for (uint32_t i : s.longest) {
     const Task& t = trace.tasks[i];

@@ -60,11 +60,21 @@ struct CriticalPath {
   double total_us = 0;          // the first task's start to the last task's end
 };
 
+/// One run of the path graph, as the summary lists it.
+struct RunLine {
+  int64_t run = -1;
+  size_t tasks = 0;
+  double span_us = 0;     // its first task's start to its last task's end
+  size_t path_tasks = 0;  // its critical path: how many tasks
+  double path_us = 0;     // and from its first start to its last end
+};
+
 struct Summary {
   size_t tasks = 0;                                // tasks (graph, id) in the file, run or not
   size_t ran_parts = 0;                            // task parts that ran
   std::vector<LaneStats> lanes;                    // in Trace::lanes order
   std::optional<CriticalPath> critical_path;       // of the longest run; none when no task ran
+  std::vector<RunLine> runs;                       // every run of that graph, by run id (their own paths)
   std::vector<uint32_t> longest;                   // up to ten tasks that ran, longest (end - start) first
   size_t backpressure_waits = 0;                   // the waits of the "back-pressure" spans
   double backpressure_us = 0;                      // the time they blocked
@@ -111,7 +121,8 @@ void print_summary(const Trace& trace, const Summary& summary, std::ostream& out
 /// "ran_parts", "lanes": [{"track", "parts", "busy_us", "busy_percent", "p50_us", "p99_us", "max_us"}],
 /// "critical_path": {"graph", "run", "run_ordinal", "runs", "run_span_us", "busy_us", "wait_us",
 /// "total_us", "unexplained_us", "steps": [{"task", "name", "track", "start_us", "duration_us", "wait_us", "via"}]} or
-/// null, "longest_tasks": [{"task", "graph", "name", "track", "start_us", "duration_us", "status"}], "backpressure":
+/// null, "runs": [{"run", "tasks", "span_us", "path_tasks", "path_us"}],
+/// "longest_tasks": [{"task", "graph", "name", "track", "start_us", "duration_us", "status"}], "backpressure":
 /// {"waits", "total_us"}, "failed", "poisoned", "cancelled"}. "via" is "start", "dependency" or "waited for <track>";
 /// "unexplained_us" is the time from the run's first start to the path's (no task of the trace accounts for it);
 /// "dropped_events" is null when the file does not say.
