@@ -88,15 +88,15 @@ int main(int argc, char** argv) try {
     strata::Domain world = o.allocate_domain(spec);
     check.expect(world.size() == n, "domain 'world' has " + std::to_string(n) + " members");
     for (int c = 0; c < n; ++c)
-      check.expect(world[c].domain_rank == c && world[c].domain_size == n,
+      check.expect(world[c].rank == c && world[c].size == n,
                    "chip " + std::to_string(c) + " is rank " + std::to_string(c) + " of " + std::to_string(n),
-                   "rank " + std::to_string(world[c].domain_rank) + " of " + std::to_string(world[c].domain_size));
+                   "rank " + std::to_string(world[c].rank) + " of " + std::to_string(world[c].size));
 
     // Load every rank's contribution, then submit every case (the cases use different buffers, so their
     // tasks are independent; on each chip they run in submission order).
     for (const Case& k : cases)
       for (int c = 0; c < n; ++c) {
-        const strata::DomainBuffer& b = world[c].find(k.buffer);
+        const strata::DomainBuffer& b = world[c].buffer(k.buffer);
         if (k.dtype == DType::F32)
           o.copy_to(b, contribution<float>(k.count, c).data());
         else
@@ -129,11 +129,11 @@ int main(int argc, char** argv) try {
         const std::string who = what + " on rank " + std::to_string(c);
         if (k.dtype == DType::F32) {
           std::vector<float> got(k.count);
-          o.copy_from(got.data(), world[c].find(k.buffer));
+          o.copy_from(got.data(), world[c].buffer(k.buffer));
           check.exact(who, got.data(), expected_sum<float>(k.count, n).data(), k.count);
         } else {
           std::vector<int32_t> got(k.count);
-          o.copy_from(got.data(), world[c].find(k.buffer));
+          o.copy_from(got.data(), world[c].buffer(k.buffer));
           check.exact(who, got.data(), expected_sum<int32_t>(k.count, n).data(), k.count);
         }
       }

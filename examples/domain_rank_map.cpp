@@ -68,11 +68,10 @@ int main(int argc, char** argv) try {
       std::printf("domain '%s' (allocation %llu):\n", doms[d].name().c_str(),
                   static_cast<unsigned long long>(doms[d].allocation_id()));
       for (int chip : doms[d].workers()) {
-        const strata::ChipDomainContext& c = doms[d][chip];
-        std::printf("  chip %d: rank %d of %d, window at 0x%llx (%llu bytes), CommContext at 0x%llx\n", chip,
-                    c.domain_rank, c.domain_size, static_cast<unsigned long long>(c.local_window_base),
-                    static_cast<unsigned long long>(c.actual_window_size),
-                    static_cast<unsigned long long>(c.device_ctx));
+        const strata::ChipContext& c = doms[d][chip];
+        std::printf("  chip %d: rank %d of %d, window at 0x%llx (%llu bytes), CommContext at 0x%llx\n", chip, c.rank,
+                    c.size, static_cast<unsigned long long>(c.window_base),
+                    static_cast<unsigned long long>(c.window_size), static_cast<unsigned long long>(c.device_ctx));
       }
     }
     check.expect(doms[1].allocation_id() > doms[0].allocation_id(), "allocation ids increase (even, then tail)");
@@ -81,11 +80,11 @@ int main(int argc, char** argv) try {
     for (int d = 0; d < 2; ++d)
       for (int chip = 0; chip < 3; ++chip) {
         if (expected_rank[d][chip] < 0) continue;
-        const strata::ChipDomainContext& c = doms[d][chip];
-        check.expect(c.domain_rank == expected_rank[d][chip] && c.domain_size == 2 && c.worker == chip,
+        const strata::ChipContext& c = doms[d][chip];
+        check.expect(c.rank == expected_rank[d][chip] && c.size == 2 && c.chip == chip,
                      "chip " + std::to_string(chip) + " is rank " + std::to_string(expected_rank[d][chip]) +
                          " of 2 in '" + doms[d].name() + "'",
-                     "rank " + std::to_string(c.domain_rank) + " of " + std::to_string(c.domain_size));
+                     "rank " + std::to_string(c.rank) + " of " + std::to_string(c.size));
       }
 
     // A non-member.
@@ -101,13 +100,14 @@ int main(int argc, char** argv) try {
                  "no UsageError was thrown");
 
     // Chip 2's two windows.
-    const strata::ChipDomainContext& e2 = doms[0][2];
-    const strata::ChipDomainContext& t2 = doms[1][2];
-    const bool disjoint = e2.local_window_base + e2.actual_window_size <= t2.local_window_base ||
-                          t2.local_window_base + t2.actual_window_size <= e2.local_window_base;
-    check.expect(e2.local_window_base != t2.local_window_base && disjoint && e2.device_ctx != t2.device_ctx,
+    const strata::ChipContext& e2 = doms[0][2];
+    const strata::ChipContext& t2 = doms[1][2];
+    const bool disjoint =
+        e2.window_base + e2.window_size <= t2.window_base || t2.window_base + t2.window_size <= e2.window_base;
+    check.expect(e2.window_base != t2.window_base && disjoint && e2.device_ctx != t2.device_ctx,
                  "chip 2 has two distinct, non-overlapping windows and two CommContexts");
-    check.expect(e2.find("data").data != t2.find("data").data, "chip 2's 'data' buffers differ between the domains");
+    check.expect(e2.buffer("data").data != t2.buffer("data").data,
+                 "chip 2's 'data' buffers differ between the domains");
 
     // What each chip sees through its CommContext.
     int p = 0;
@@ -124,8 +124,8 @@ int main(int argc, char** argv) try {
     for (int d = 0; d < 2; ++d)
       for (int chip : doms[d].workers()) {
         std::vector<float> mine(kCount);
-        for (size_t i = 0; i < kCount; ++i) mine[i] = value(d, doms[d][chip].domain_rank, i);
-        o.copy_to(doms[d][chip].find("data"), mine.data());
+        for (size_t i = 0; i < kCount; ++i) mine[i] = value(d, doms[d][chip].rank, i);
+        o.copy_to(doms[d][chip].buffer("data"), mine.data());
       }
     for (int d = 0; d < 2; ++d)
       for (int chip : doms[d].workers())
@@ -136,14 +136,13 @@ int main(int argc, char** argv) try {
       for (size_t i = 0; i < kCount; ++i) want[i] = value(d, 0, i) + value(d, 1, i);
       for (int chip : doms[d].workers()) {
         std::vector<float> got(kCount);
-        o.copy_from(got.data(), doms[d][chip].find("data"));
+        o.copy_from(got.data(), doms[d][chip].buffer("data"));
         check.exact("allreduce over '" + doms[d].name() + "' on chip " + std::to_string(chip), got.data(), want.data(),
                     kCount);
       }
     }
     for (const auto& [d, chip] : probed)
-      probe_want.push_back(
-          {chip, doms[d].name(), uint64_t(doms[d][chip].domain_rank), doms[d][chip].local_window_base});
+      probe_want.push_back({chip, doms[d].name(), uint64_t(doms[d][chip].rank), doms[d][chip].window_base});
   });
   // After the run's drain every probe has finished.
   for (size_t q = 0; q < probe_want.size(); ++q) {

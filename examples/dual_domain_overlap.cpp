@@ -63,14 +63,14 @@ int main(int argc, char** argv) try {
     for (const DomainCase& c : cases)
       doms.push_back(o.allocate_domain(
           {.name = c.name, .workers = c.workers, .window_size = window_bytes(buffers), .buffers = buffers}));
-    check.expect(doms[0][1].local_window_base != doms[1][1].local_window_base,
+    check.expect(doms[0][1].window_base != doms[1][1].window_base,
                  "chip 1 has a window in each domain, at different addresses");
 
     for (size_t d = 0; d < doms.size(); ++d)
       for (int chip : doms[d].workers()) {
         std::vector<float> mine(kCount);
-        for (size_t i = 0; i < kCount; ++i) mine[i] = value(int(d), doms[d][chip].domain_rank, i);
-        o.copy_to(doms[d][chip].find("data"), mine.data());
+        for (size_t i = 0; i < kCount; ++i) mine[i] = value(int(d), doms[d][chip].rank, i);
+        o.copy_to(doms[d][chip].buffer("data"), mine.data());
       }
     // Both allreduces first (chip 1: left's, then right's), then both group tasks.
     for (size_t d = 0; d < doms.size(); ++d)
@@ -97,9 +97,9 @@ int main(int argc, char** argv) try {
       for (int chip : doms[d].workers()) {
         std::vector<float> got(kCount);
         const std::string where = "'" + doms[d].name() + "' on chip " + std::to_string(chip);
-        o.copy_from(got.data(), doms[d][chip].find("data"));
+        o.copy_from(got.data(), doms[d][chip].buffer("data"));
         check.exact("allreduce over " + where, got.data(), sum.data(), kCount);
-        o.copy_from(got.data(), doms[d][chip].find("out"));
+        o.copy_from(got.data(), doms[d][chip].buffer("out"));
         check.exact("group task reduce * scale + bias over " + where, got.data(), out.data(), kCount);
       }
     }

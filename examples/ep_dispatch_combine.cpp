@@ -260,17 +260,17 @@ int main(int argc, char** argv) try {
   w.run([&](strata::Orchestrator& o) {
     strata::Domain ep =
         o.allocate_domain({.name = "ep", .workers = members, .window_size = window_bytes(buffers), .buffers = buffers});
-    std::printf("domain 'ep' over %d chips, %.1f KiB window each\n", n, double(ep[0].actual_window_size) / 1024.0);
+    std::printf("domain 'ep' over %d chips, %.1f KiB window each\n", n, double(ep[0].window_size) / 1024.0);
     for (int c = 0; c < n; ++c) {  // the router everywhere, each chip's own experts
-      o.copy_to(ep[c].find("wg"), m.wg.data());
-      o.copy_to(ep[c].find("we"), m.we.data() + c * el * h * h);
-      o.copy_to(ep[c].find("be"), m.be.data() + c * el * h);
+      o.copy_to(ep[c].buffer("wg"), m.wg.data());
+      o.copy_to(ep[c].buffer("we"), m.we.data() + c * el * h * h);
+      o.copy_to(ep[c].buffer("be"), m.be.data() + c * el * h);
     }
     for (uint64_t step = 1; step <= 2; ++step) {
       std::vector<std::vector<float>> x(nn, std::vector<float>(size_t(t * h)));
       for (int c = 0; c < n; ++c) {
         fill_uniform(x[size_t(c)].data(), x[size_t(c)].size(), 100 * step + uint64_t(c));
-        o.copy_to(ep[c].find("x"), x[size_t(c)].data());
+        o.copy_to(ep[c].buffer("x"), x[size_t(c)].data());
       }
       const Expected want = reference(m, x);
 
@@ -343,9 +343,9 @@ int main(int argc, char** argv) try {
       for (int c = 0; c < n; ++c) {
         std::vector<float> y(size_t(t * h));
         std::vector<int32_t> idx(size_t(2 * t)), counts(nn);
-        o.copy_from(y.data(), ep[c].find("y"));
-        o.copy_from(idx.data(), ep[c].find("route_idx"));
-        o.copy_from(counts.data(), ep[c].find("counts"));
+        o.copy_from(y.data(), ep[c].buffer("y"));
+        o.copy_from(idx.data(), ep[c].buffer("route_idx"));
+        o.copy_from(counts.data(), ep[c].buffer("counts"));
         check.exact(at + std::to_string(c) + " top-2 experts per token", idx.data(), want.idx[size_t(c)].data(),
                     idx.size());
         check.exact(at + std::to_string(c) + " rows received from each chip (published counts)", counts.data(),

@@ -148,7 +148,7 @@ int bench_allreduce_main(int argc, char** argv) {
     const strata::CallConfig cfg{.block_dim = static_cast<uint32_t>(opt.blocks)};
 
     const auto load = [&](strata::Orchestrator& o) {
-      for (int c : members) o.copy_to(dom[c].find("data"), input[static_cast<size_t>(c)].data());
+      for (int c : members) o.copy_to(dom[c].buffer("data"), input[static_cast<size_t>(c)].data());
     };
     const auto allreduces = [&](int k) {
       return [&, k](strata::Orchestrator& o) {
@@ -169,7 +169,7 @@ int bench_allreduce_main(int argc, char** argv) {
       const double scale = std::pow(static_cast<double>(n), k - 1);
       const bool exact = (n & (n - 1)) == 0 || k == 1;
       for (int c : members) {
-        w.run([&](strata::Orchestrator& o) { o.copy_from(out.data(), dom[c].find("data")); });
+        w.run([&](strata::Orchestrator& o) { o.copy_from(out.data(), dom[c].buffer("data")); });
         for (size_t i = 0; i < count; ++i) {
           const double want = sum[i] * scale, got = out[i];
           const bool ok = exact ? got == want : std::fabs(got - want) <= 1e-4 * std::fabs(want);

@@ -142,17 +142,17 @@ FfnTimings FfnTp::forward(Orchestrator& o, const FfnShape& s, const float* x, co
     std::fprintf(opt.progress,
                  "[allocate]    domain '%s' (allocation %llu) over %d chips, %.1f KiB window each: %.2f ms\n",
                  dom.name().c_str(), static_cast<unsigned long long>(dom.allocation_id()), n,
-                 double(dom[0].actual_window_size) / 1024.0, tm.allocate_ms);
+                 double(dom[0].window_size) / 1024.0, tm.allocate_ms);
 
   // load: X everywhere; chip c gets columns [f0, f1) of W1 (gathered) and rows [f0, f1) of W2 (contiguous).
   std::vector<float> w1_shard(size_t(d * fmax));
   for (int c = 0; c < n; ++c) {
     const int64_t f0 = ffn_shard_begin(s, c), fc = ffn_shard_begin(s, c + 1) - f0;
     for (int64_t k = 0; k < d; ++k) std::copy_n(w1 + k * s.d_ff + f0, fc, w1_shard.data() + k * fc);
-    const ChipDomainContext& cc = dom[c];
-    o.copy_to(cc.find("x"), x, size_t(t * d) * sizeof(float));
-    o.copy_to(cc.find("w1"), w1_shard.data(), size_t(d * fc) * sizeof(float));
-    o.copy_to(cc.find("w2"), w2 + f0 * d, size_t(fc * d) * sizeof(float));
+    const ChipContext& cc = dom[c];
+    o.copy_to(cc.buffer("x"), x, size_t(t * d) * sizeof(float));
+    o.copy_to(cc.buffer("w1"), w1_shard.data(), size_t(d * fc) * sizeof(float));
+    o.copy_to(cc.buffer("w2"), w2 + f0 * d, size_t(fc * d) * sizeof(float));
   }
   const auto t2 = Clock::now();
   tm.load_ms = ms_between(t1, t2);
@@ -165,7 +165,7 @@ FfnTimings FfnTp::forward(Orchestrator& o, const FfnShape& s, const float* x, co
   // compute, then reduce: the allreduce on chip c names y INOUT, the matmul wrote it: that is the dependency.
   const Tensor stamps = stamps_.tensor();
   for (int c = 0; c < n; ++c) {
-    const ChipDomainContext& cc = dom[c];
+    const ChipContext& cc = dom[c];
     const int64_t fc = ffn_shard_begin(s, c + 1) - ffn_shard_begin(s, c);
     o.submit(matmul_,
              TaskArgs()
@@ -190,7 +190,7 @@ FfnTimings FfnTp::forward(Orchestrator& o, const FfnShape& s, const float* x, co
 
   // fetch (copy_from waits for y's last writer on that chip)
   ys->assign(size_t(n), std::vector<float>(size_t(t * d)));
-  for (int c = 0; c < n; ++c) o.copy_from((*ys)[size_t(c)].data(), dom[c].find("y"));
+  for (int c = 0; c < n; ++c) o.copy_from((*ys)[size_t(c)].data(), dom[c].buffer("y"));
   const int64_t t3 = monotonic_ns();
   dom.release();  // freed after the run's drain
 

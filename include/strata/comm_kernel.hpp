@@ -124,7 +124,7 @@ class CommView {
   /// Checks the context (size 1..64, rank < size, windows present and signal areas aligned); throws
   /// std::invalid_argument naming what is wrong.
   explicit CommView(const strata_comm_context* ctx);
-  /// The context at `device_ctx`, the address ChipDomainContext::device_ctx holds.
+  /// The context at `device_ctx`, the address ChipContext::device_ctx holds.
   explicit CommView(uint64_t device_ctx) : CommView(reinterpret_cast<const strata_comm_context*>(device_ctx)) {}
   /// The context whose address is the task's scalar `scalar_index`.
   static CommView from_task(const TaskContext& ctx, size_t scalar_index = 0);

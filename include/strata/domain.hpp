@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,34 +61,49 @@ struct DomainSpec {
   std::vector<BufferSpec> buffers = {};
 };
 
-/// One named buffer in one chip's window.
+/// One named buffer in one chip's window. Converts to a one-dimensional Tensor, so it can be passed to
+/// a task directly (`TaskArgs().inout(ctx.buffer("x"))`) and to Orchestrator::copy_to/copy_from.
 struct DomainBuffer {
   std::string name;
   void* data = nullptr;  // in the chip's address space (for sim: valid in every process)
   DType dtype = DType::F32;
   size_t count = 0;
+  int chip = -1;  // the chip whose window holds it
   size_t nbytes() const noexcept { return count * dtype_size(dtype); }
   /// The buffer as a one-dimensional tensor, ready to pass to a task.
   Tensor tensor() const { return Tensor::make(data, {static_cast<int64_t>(count)}, dtype); }
+  operator Tensor() const { return tensor(); }  // NOLINT(google-explicit-constructor): a buffer is a tensor
 };
 
-/// One chip's view of a domain.
-struct ChipDomainContext {
-  std::string name;
-  int worker = -1;       // the chip index
-  int domain_rank = -1;  // position in DomainSpec::workers
-  int domain_size = 0;
+/// One chip's view of a domain: a dynamic one (Domain::operator[]) or the bring-up at init()
+/// (Worker::chip_contexts()).
+struct ChipContext {
+  /// The domain's name; "" for the bring-up.
+  std::string domain;
+  /// The chip index in the Worker, and its device id.
+  int chip = -1;
+  int device_id = -1;
+  /// This chip's position among the members (rank r is DomainSpec::workers[r]), and their number.
+  int rank = -1;
+  int size = 0;
   /// Address, in the chip's address space, of its CommContext: pass it to kernels as a scalar.
   uint64_t device_ctx = 0;
-  uint64_t local_window_base = 0;
-  /// Bytes usable for buffers (>= the requested window_size).
-  uint64_t actual_window_size = 0;
+  /// This chip's window: where it starts, and its bytes usable for buffers (>= the requested size).
+  uint64_t window_base = 0;
+  uint64_t window_size = 0;
+  /// The named buffers, in declaration order.
   std::vector<DomainBuffer> buffers;
-  /// The named buffer as a tensor; throws UsageError for an unknown name.
-  Tensor buffer(std::string_view buffer_name) const { return find(buffer_name).tensor(); }
-  const DomainBuffer& find(std::string_view buffer_name) const;
+  /// The named buffer; throws UsageError for an unknown name.
+  const DomainBuffer& buffer(std::string_view buffer_name) const;
   /// name -> address, as the seed's buffer_ptrs.
   std::map<std::string, uint64_t> buffer_ptrs() const;
+};
+
+/// A domain that is live now (Worker::live_domains()).
+struct LiveDomain {
+  std::string name;
+  uint64_t allocation_id = 0;
+  std::vector<int> workers;  // chip of each rank
 };
 
 /// A live (or released) domain. Move-only; releases the domain when destroyed.
@@ -106,7 +122,7 @@ class Domain {
   const std::vector<int>& workers() const;
   int size() const { return static_cast<int>(workers().size()); }
   /// The context of member chip `worker`; throws UsageError for a non-member or a released domain.
-  const ChipDomainContext& operator[](int worker) const;
+  const ChipContext& operator[](int worker) const;
   /// Marks the domain released (idempotent); its memory is freed after the run's drain.
   void release();
   bool released() const;
@@ -117,25 +133,18 @@ class Domain {
   std::shared_ptr<detail::DomainRecord> rec_;
 };
 
-/// Per-chip bring-up at init() (WorkerOptions::bringup): the chip's rank, its window, named buffers,
-/// and host bytes to load into them.
+/// One chip's bring-up at init() (WorkerOptions::bringup, one entry per chip, by chip index): its
+/// rank, its window, named buffers, host bytes loaded into them and host memory their contents are
+/// stored to.
 struct ChipBringup {
   int rank = -1;
   size_t window_size = 0;
   std::vector<BufferSpec> buffers = {};
-  /// buffer name -> bytes copied into it before init() returns (at most the buffer's size).
+  /// buffer name -> bytes copied into it before init() returns; exactly the buffer's size.
   std::map<std::string, std::vector<unsigned char>> inputs = {};
-};
-
-/// What init() reports per chip after a bring-up (Worker::chip_contexts()).
-struct ChipContext {
-  int device_id = -1;
-  int rank = -1;
-  int nranks = 0;
-  uint64_t device_ctx = 0;
-  uint64_t local_window_base = 0;
-  uint64_t actual_window_size = 0;
-  std::map<std::string, uint64_t> buffer_ptrs;
+  /// buffer name -> host memory (exactly the buffer's size) its contents are copied into by
+  /// Worker::store_outputs() and at close(). The memory must stay valid until the Worker is closed.
+  std::map<std::string, std::span<std::byte>> outputs = {};
 };
 
 }  // namespace strata

@@ -113,7 +113,7 @@ struct WorkerOptions {
   std::string backend_options = {};
   /// Bring-up at init(): one entry per chip (level 3). init() then allocates a domain over every chip
   /// (rank r is the chip whose entry has rank r), loads the inputs, and fails fast on the first chip
-  /// that reports an error. See chip_contexts().
+  /// that reports an error. See chip_contexts() and store_outputs().
   std::vector<ChipBringup> bringup = {};
   /// Record every run and write it, as a Chrome trace-event JSON file (ui.perfetto.dev), to this path
   /// when the Worker closes — also after a failed run. Empty: STRATA_TRACE names the file, if set.
@@ -229,9 +229,15 @@ class Worker {
     return Buffer<T>(create_raw_buffer(count * sizeof(T)));
   }
 
-  /// Per chip (by chip index), what the bring-up at init() produced. Throws UsageError before init()
-  /// or when the Worker has no bring-up configuration.
+  /// Per chip (by chip index), its context in the bring-up domain init() allocated. Throws UsageError
+  /// before init() or when the Worker has no bring-up configuration.
   const std::vector<ChipContext>& chip_contexts() const;
+  /// Copies every bring-up output buffer (ChipBringup::outputs) into the host memory given for it. Also
+  /// done by close(), which logs instead of throwing when a chip cannot answer. Between runs only.
+  void store_outputs();
+  /// The domains allocate_domain made that are live now (not released, no member lost), oldest first.
+  /// Empty after a run that failed (it sweeps them) and before init(); the bring-up is not listed.
+  std::vector<LiveDomain> live_domains() const;
   /// How many times the base communicator was brought up (0 or 1: lazily, once per Worker).
   int comm_bringups() const noexcept;
   /// What the Worker is doing now: its children, the tasks not finished, the requests in flight (the

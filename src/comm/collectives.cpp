@@ -71,7 +71,7 @@ void check_in_window(const CommView& comm, const void* p, size_t bytes, const ch
     throw std::invalid_argument(std::string(what) + " (" + std::to_string(bytes) +
                                 " bytes) is not inside this rank's window of the domain (rank " +
                                 std::to_string(comm.rank()) + ", window " + std::to_string(comm.window_size()) +
-                                " bytes): pass a buffer of the domain, e.g. ChipDomainContext::buffer(name)");
+                                " bytes): pass a buffer of the domain, e.g. ChipContext::buffer(name)");
 }
 
 /// Element sizes are at most 8 bytes and powers of two, so 64-byte multiples are element multiples.

@@ -8,7 +8,7 @@ namespace strata::comm {
 static_assert(STRATA_COMM_SIGNAL_BYTES <= kWindowPage);
 
 std::optional<WindowLayout> WindowLayout::make(size_t window_size, std::span<const size_t> buffer_bytes,
-                                               std::string* why) {
+                                               std::string* why, std::span<const std::string> names) {
   if (window_size == 0) {
     *why = "window_size is 0";
     return std::nullopt;
@@ -31,9 +31,10 @@ std::optional<WindowLayout> WindowLayout::make(size_t window_size, std::span<con
     auto end = util::checked_add(off, buffer_bytes[i]);
     if (end) end = util::checked_round_up(*end, kWindowBufferAlign);
     if (!end || *end > window_size) {
-      *why = "the buffers need " + (end ? std::to_string(*end) : std::string("more than ") + std::to_string(SIZE_MAX)) +
-             " bytes (each aligned to " + std::to_string(kWindowBufferAlign) + ") but window_size is " +
-             std::to_string(window_size);
+      const std::string name = i < names.size() ? "'" + names[i] + "'" : std::to_string(i);
+      *why = "buffer " + name + " (" + std::to_string(buffer_bytes[i]) + " bytes at offset " + std::to_string(off) +
+             ") overflows the window of " + std::to_string(window_size) + " bytes (buffers are aligned to " +
+             std::to_string(kWindowBufferAlign) + " bytes)";
       return std::nullopt;
     }
     off = *end;

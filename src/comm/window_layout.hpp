@@ -36,7 +36,9 @@ struct WindowLayout {
 
   /// The layout of a window of `window_size` with buffers of `buffer_bytes` each; nullopt and a reason
   /// when it does not fit (window_size 0 or too large, buffers larger than the window, too many buffers).
-  static std::optional<WindowLayout> make(size_t window_size, std::span<const size_t> buffer_bytes, std::string* why);
+  /// `names` (optional, one per buffer) only make the message of a buffer that does not fit clearer.
+  static std::optional<WindowLayout> make(size_t window_size, std::span<const size_t> buffer_bytes, std::string* why,
+                                          std::span<const std::string> names = {});
 };
 
 }  // namespace strata::comm

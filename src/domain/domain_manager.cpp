@@ -49,6 +49,14 @@ uint32_t* DomainManager::abort_word(uint32_t slot) const noexcept {
   return static_cast<uint32_t*>(aborts_.data()) + slot;
 }
 
+std::vector<LiveDomain> DomainManager::live() const {
+  std::vector<LiveDomain> out;
+  for (const auto& d : domains_)
+    if (d->state == detail::DomainRecord::State::Live && !d->until_close && d->broken.empty())
+      out.push_back(LiveDomain{d->name, d->allocation_id, d->workers});
+  return out;
+}
+
 bool DomainManager::has_bringup() const noexcept {
   for (const auto& d : domains_)
     if (d->until_close && d->broken.empty()) return true;
@@ -74,7 +82,9 @@ Domain DomainManager::allocate(const DomainSpec& spec) {
                      std::to_string(ipc::kMaxDomainBuffers));
   std::set<std::string> names;
   std::vector<size_t> sizes;
+  std::vector<std::string> buffer_names;
   for (const BufferSpec& b : spec.buffers) {
+    buffer_names.push_back(b.name);
     if (!names.insert(b.name).second) throw UsageError(what + ": buffer name '" + b.name + "' is used twice");
     if (dtype_size(b.dtype) == 0) throw UsageError(what + ": buffer '" + b.name + "' has an invalid dtype");
     const auto bytes = util::checked_mul(b.count, dtype_size(b.dtype));
@@ -84,7 +94,7 @@ Domain DomainManager::allocate(const DomainSpec& spec) {
     sizes.push_back(*bytes);
   }
   std::string why;
-  if (!comm::WindowLayout::make(spec.window_size, sizes, &why)) throw UsageError(what + ": " + why);
+  if (!comm::WindowLayout::make(spec.window_size, sizes, &why, buffer_names)) throw UsageError(what + ": " + why);
   for (const auto& d : domains_)
     if (d->state == detail::DomainRecord::State::Live && d->name == spec.name)
       throw UsageError(what + ": a domain named '" + spec.name + "' is live (allocation " +
@@ -114,8 +124,8 @@ void DomainManager::throw_failure(const std::string& what, const Failure& f) {
 void DomainManager::release(detail::DomainRecord& d) {
   if (d.state != detail::DomainRecord::State::Live) return;
   d.state = detail::DomainRecord::State::Released;
-  for (const ChipDomainContext& c : d.chips)
-    memory_.refuse(reinterpret_cast<void*>(c.local_window_base),
+  for (const ChipContext& c : d.chips)
+    memory_.refuse(reinterpret_cast<void*>(c.window_base),
                    "which was released; no new task may name a released domain");
   // Inside a run it is freed after the drain (submitted tasks may still use it); outside, now.
   if (!in_run_) {
@@ -154,9 +164,8 @@ void DomainManager::on_chip_gone(int chip, const std::string& how) {
         .store(static_cast<uint32_t>(chip) + 1, std::memory_order_release);
     if (d->broken.empty()) {
       d->broken = "its member chip " + std::to_string(chip) + " " + how;
-      for (const ChipDomainContext& c : d->chips)
-        memory_.refuse(reinterpret_cast<void*>(c.local_window_base),
-                       "whose member chip " + std::to_string(chip) + " " + how);
+      for (const ChipContext& c : d->chips)
+        memory_.refuse(reinterpret_cast<void*>(c.window_base), "whose member chip " + std::to_string(chip) + " " + how);
     }
   }
   if (chip < static_cast<int>(comm_up_.size())) comm_up_[static_cast<size_t>(chip)] = false;
@@ -190,7 +199,7 @@ void DomainManager::close() noexcept {
 
 void DomainManager::forget(detail::DomainRecord& d) noexcept {
   d.state = detail::DomainRecord::State::Freed;
-  for (const ChipDomainContext& c : d.chips) memory_.remove(reinterpret_cast<void*>(c.local_window_base));
+  for (const ChipContext& c : d.chips) memory_.remove(reinterpret_cast<void*>(c.window_base));
   free_slots_.push_back(d.abort_slot);
   domains_.erase(std::remove_if(domains_.begin(), domains_.end(), [&](const auto& p) { return p.get() == &d; }),
                  domains_.end());
@@ -202,13 +211,17 @@ void DomainManager::forget(detail::DomainRecord& d) noexcept {
 
 namespace strata {
 
-const DomainBuffer& ChipDomainContext::find(std::string_view buffer_name) const {
+const DomainBuffer& ChipContext::buffer(std::string_view buffer_name) const {
   for (const DomainBuffer& b : buffers)
     if (b.name == buffer_name) return b;
-  throw UsageError("domain '" + name + "' has no buffer named '" + std::string(buffer_name) + "'");
+  std::string known;
+  for (const DomainBuffer& b : buffers) known += (known.empty() ? "'" : ", '") + b.name + "'";
+  throw UsageError((domain.empty() ? std::string("the bring-up") : "domain '" + domain + "'") +
+                   " has no buffer named '" + std::string(buffer_name) + "' on chip " + std::to_string(chip) +
+                   (known.empty() ? " (it has no buffers)" : " (buffers: " + known + ")"));
 }
 
-std::map<std::string, uint64_t> ChipDomainContext::buffer_ptrs() const {
+std::map<std::string, uint64_t> ChipContext::buffer_ptrs() const {
   std::map<std::string, uint64_t> out;
   for (const DomainBuffer& b : buffers) out[b.name] = reinterpret_cast<uint64_t>(b.data);
   return out;
@@ -243,7 +256,7 @@ uint64_t Domain::allocation_id() const { return checked(rec_).allocation_id; }
 const std::vector<int>& Domain::workers() const { return checked(rec_).workers; }
 bool Domain::released() const { return !rec_ || rec_->state != detail::DomainRecord::State::Live; }
 
-const ChipDomainContext& Domain::operator[](int worker) const {
+const ChipContext& Domain::operator[](int worker) const {
   const detail::DomainRecord& d = checked(rec_);
   if (!d.broken.empty())
     throw UsageError("domain '" + d.name + "' (allocation " + std::to_string(d.allocation_id) +

@@ -42,10 +42,10 @@ struct DomainRecord {
   domain::DomainManager* owner = nullptr;
   std::string name;
   uint64_t allocation_id = 0;
-  std::vector<int> workers;              // chip of each rank
-  std::vector<ChipDomainContext> chips;  // by rank
-  std::vector<int> rank_of;              // chip index -> rank, -1 for non-members
-  size_t usable = 0;                     // bytes of each window usable for buffers
+  std::vector<int> workers;        // chip of each rank
+  std::vector<ChipContext> chips;  // by rank
+  std::vector<int> rank_of;        // chip index -> rank, -1 for non-members
+  size_t usable = 0;               // bytes of each window usable for buffers
   State state = State::Live;
   bool until_close = false;  // the bring-up domain: never swept by a failed run
   uint32_t abort_slot = 0;
@@ -59,6 +59,7 @@ namespace strata::domain {
 struct DomainOptions {
   int64_t comm_timeout_ns = 0;
   int64_t close_timeout_ns = 0;
+  std::vector<int> device_ids;  // by chip index
 };
 
 class DomainManager {
@@ -80,7 +81,12 @@ class DomainManager {
   void set_in_run(bool in_run) noexcept { in_run_ = in_run; }
 
   /// The bring-up at init() (cfgs already validated): a domain over every chip, with the inputs loaded.
-  void bringup(const std::vector<ChipBringup>& cfgs, const std::vector<int>& device_ids, int64_t deadline_ns);
+  void bringup(const std::vector<ChipBringup>& cfgs, int64_t deadline_ns);
+  /// Copies every bring-up output buffer into the host memory its configuration names, all chips'
+  /// copies in flight together. Throws naming the chip and buffer of the first that fails.
+  void store_outputs(const std::vector<ChipBringup>& cfgs, int64_t deadline_ns);
+  /// The domains allocated by allocate_domain that are live (not released, not broken).
+  std::vector<LiveDomain> live() const;
   const std::vector<ChipContext>& chip_contexts() const noexcept { return chip_contexts_; }
   bool has_bringup() const noexcept;
   int comm_bringups() const noexcept { return comm_bringups_; }

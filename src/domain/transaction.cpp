@@ -172,32 +172,33 @@ std::shared_ptr<detail::DomainRecord> DomainManager::transaction(const std::stri
            "");
       continue;
     }
-    ChipDomainContext ctx;
-    ctx.name = name;
-    ctx.worker = workers[static_cast<size_t>(r)];
-    ctx.domain_rank = r;
-    ctx.domain_size = n;
+    ChipContext ctx;
+    ctx.domain = name;
+    ctx.chip = workers[static_cast<size_t>(r)];
+    ctx.device_id = opts_.device_ids.at(static_cast<size_t>(ctx.chip));
+    ctx.rank = r;
+    ctx.size = n;
     ctx.device_ctx = reply.detail;
-    ctx.local_window_base = bases[static_cast<size_t>(r)];
-    ctx.actual_window_size = layout->usable;
+    ctx.window_base = bases[static_cast<size_t>(r)];
+    ctx.window_size = layout->usable;
     for (size_t b = 0; b < buffers.size(); ++b) {
       uint64_t p = 0;
       std::memcpy(&p, reply.payload.data() + b * sizeof(uint64_t), sizeof p);
-      if (p != ctx.local_window_base + layout->offsets[b])
+      if (p != ctx.window_base + layout->offsets[b])
         note(r,
              Reply{Reply::Kind::Failed, false, ipc::ErrorCode::BadRequest, 0,
                    "reported buffer '" + buffers[b].name + "' at an unexpected address"},
              "");
       ctx.buffers.push_back(
-          DomainBuffer{buffers[b].name, reinterpret_cast<void*>(p), buffers[b].dtype, buffers[b].count});
+          DomainBuffer{buffers[b].name, reinterpret_cast<void*>(p), buffers[b].dtype, buffers[b].count, ctx.chip});
     }
     d->chips.push_back(std::move(ctx));
   }
   STRATA_OBSERVE(obs_, span(trace::Span::DomainCommit, commit_begin, sys::now_ns(), "'" + name + "'"));
   if (failure->chip >= 0) return abort();
-  for (const ChipDomainContext& c : d->chips)
-    memory_.add(reinterpret_cast<void*>(c.local_window_base), layout->usable,
-                "the window of chip " + std::to_string(c.worker) + " in domain '" + name + "'");
+  for (const ChipContext& c : d->chips)
+    memory_.add(reinterpret_cast<void*>(c.window_base), layout->usable,
+                "the window of chip " + std::to_string(c.chip) + " in domain '" + name + "'");
   domains_.push_back(d);
   return d;
 }
@@ -286,10 +287,10 @@ void DomainManager::copy(const DomainBuffer& buf, void* host, size_t bytes, bool
   int chip = -1;
   for (const auto& d : domains_) {
     if (d->state != detail::DomainRecord::State::Live) continue;
-    for (const ChipDomainContext& c : d->chips)
+    for (const ChipContext& c : d->chips)
       for (const DomainBuffer& b : c.buffers)
         if (b.data == buf.data) {
-          chip = c.worker;
+          chip = c.chip;
           owner = d.get();
         }
   }
@@ -318,8 +319,7 @@ void DomainManager::copy(const DomainBuffer& buf, void* host, size_t bytes, bool
   }
 }
 
-void DomainManager::bringup(const std::vector<ChipBringup>& cfgs, const std::vector<int>& device_ids,
-                            int64_t deadline_ns) {
+void DomainManager::bringup(const std::vector<ChipBringup>& cfgs, int64_t deadline_ns) {
   const int n = static_cast<int>(cfgs.size());
   std::vector<int> workers(static_cast<size_t>(n), -1);
   for (int i = 0; i < n; ++i) workers[static_cast<size_t>(cfgs[static_cast<size_t>(i)].rank)] = i;
@@ -335,29 +335,38 @@ void DomainManager::bringup(const std::vector<ChipBringup>& cfgs, const std::vec
       throw TimeoutError("init(): bring-up timed out; still pending: " + util::join(pending) +
                          " (raise WorkerOptions::init_timeout, STRATA_INIT_TIMEOUT_MS)");
     }
-    throw Error("chip " + std::to_string(f.chip) + " bring-up failed: " + detail);
+    throw Error("bring-up of chip " + std::to_string(f.chip) + " failed: " + detail);
   };
   if (!d) fail(f.message);
   d->until_close = true;
   // Host inputs, loaded through the chip (the backend's copy), before init() returns.
   for (int i = 0; i < n; ++i) {
-    const ChipDomainContext& c = d->chips[static_cast<size_t>(cfgs[static_cast<size_t>(i)].rank)];
+    const ChipContext& c = d->chips[static_cast<size_t>(cfgs[static_cast<size_t>(i)].rank)];
     for (const auto& [bname, bytes] : cfgs[static_cast<size_t>(i)].inputs) {
-      const DomainBuffer& b = c.find(bname);
+      const DomainBuffer& b = c.buffer(bname);
       if (!copy_through(i, b.data, bytes.data(), bytes.size(), true, deadline_ns, &f))
         fail("loading input '" + bname + "': " + f.message);
     }
   }
   chip_contexts_.assign(static_cast<size_t>(n), ChipContext{});
-  for (const ChipDomainContext& c : d->chips) {
-    ChipContext& out = chip_contexts_[static_cast<size_t>(c.worker)];
-    out.device_id = device_ids[static_cast<size_t>(c.worker)];
-    out.rank = c.domain_rank;
-    out.nranks = c.domain_size;
-    out.device_ctx = c.device_ctx;
-    out.local_window_base = c.local_window_base;
-    out.actual_window_size = c.actual_window_size;
-    out.buffer_ptrs = c.buffer_ptrs();
+  for (const ChipContext& c : d->chips) chip_contexts_[static_cast<size_t>(c.chip)] = c;
+}
+
+void DomainManager::store_outputs(const std::vector<ChipBringup>& cfgs, int64_t deadline_ns) {
+  if (chip_contexts_.empty() || !has_bringup())
+    throw ChildDiedError("store_outputs(): the bring-up domain is gone (a chip died); call respawn() first");
+  for (size_t i = 0; i < cfgs.size(); ++i) {
+    for (const auto& [bname, host] : cfgs[i].outputs) {
+      const DomainBuffer& b = chip_contexts_[i].buffer(bname);
+      Failure f;
+      if (!copy_through(static_cast<int>(i), host.data(), b.data, b.nbytes(), false, deadline_ns, &f)) {
+        const std::string msg =
+            "store_outputs(): storing buffer '" + bname + "' of chip " + std::to_string(i) + ": " + f.message;
+        if (f.timed_out) throw TimeoutError(msg + " (WorkerOptions::comm_timeout, STRATA_COMM_TIMEOUT_MS)");
+        if (f.lost) throw ChildDiedError(msg);
+        throw Error(msg);
+      }
+    }
   }
 }
 

@@ -39,7 +39,7 @@ void WorkerImpl::respawn() {
       }
     throw;
   }
-  if (redo_bringup && !opts_.bringup.empty()) domains_->bringup(opts_.bringup, device_ids_, deadline);
+  if (redo_bringup && !opts_.bringup.empty()) domains_->bringup(opts_.bringup, deadline);
   if constexpr (trace::kCompiledIn) {
     if (obs_ && !gone.empty()) {
       std::string names;

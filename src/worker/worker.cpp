@@ -32,6 +32,8 @@ void Worker::respawn() { impl_->respawn(); }
 void Worker::close() { impl_->close(); }
 RawBuffer Worker::create_raw_buffer(size_t bytes) { return impl_->create_raw_buffer(bytes); }
 const std::vector<ChipContext>& Worker::chip_contexts() const { return impl_->chip_contexts(); }
+void Worker::store_outputs() { impl_->store_outputs(); }
+std::vector<LiveDomain> Worker::live_domains() const { return impl_->live_domains(); }
 int Worker::comm_bringups() const noexcept { return impl_->comm_bringups(); }
 int Worker::level() const noexcept { return impl_->level(); }
 int Worker::chip_count() const noexcept { return impl_->count(ChildKind::Chip); }

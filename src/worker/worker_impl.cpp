@@ -116,9 +116,10 @@ void WorkerImpl::validate_bringup() const {
     throw UsageError("WorkerOptions::bringup has " + std::to_string(opts_.bringup.size()) + " entries for " +
                      std::to_string(device_ids_.size()) + " chips; give exactly one per chip");
   std::vector<bool> rank_seen(device_ids_.size(), false);
+  // Each chip's configuration on its own first, so a bad one is reported as what it is.
   for (size_t i = 0; i < opts_.bringup.size(); ++i) {
     const ChipBringup& b = opts_.bringup[i];
-    const std::string who = "WorkerOptions::bringup[" + std::to_string(i) + "]";
+    const std::string who = "bring-up of chip " + std::to_string(i);
     if (b.rank < 0 || static_cast<size_t>(b.rank) >= device_ids_.size() || rank_seen[static_cast<size_t>(b.rank)])
       throw UsageError(who + ": rank " + std::to_string(b.rank) + " is out of range or taken; ranks must be 0.." +
                        std::to_string(device_ids_.size() - 1) + ", each once");
@@ -128,31 +129,55 @@ void WorkerImpl::validate_bringup() const {
                        std::to_string(ipc::kMaxDomainBuffers));
     std::set<std::string> names;
     std::vector<size_t> sizes;
+    std::vector<std::string> buffer_names;
     for (const BufferSpec& bs : b.buffers) {
       if (!names.insert(bs.name).second) throw UsageError(who + ": buffer name '" + bs.name + "' is used twice");
       if (dtype_size(bs.dtype) == 0) throw UsageError(who + ": buffer '" + bs.name + "' has an invalid dtype");
       const auto bytes = util::checked_mul(bs.count, dtype_size(bs.dtype));
       if (!bytes) throw UsageError(who + ": buffer '" + bs.name + "' is larger than the address space");
       sizes.push_back(*bytes);
+      buffer_names.push_back(bs.name);
     }
     std::string why;
-    if (!comm::WindowLayout::make(b.window_size, sizes, &why)) throw UsageError(who + ": " + why);
-    const ChipBringup& first = opts_.bringup[0];
-    bool same = b.window_size == first.window_size && b.buffers.size() == first.buffers.size();
+    if (!comm::WindowLayout::make(b.window_size, sizes, &why, buffer_names)) throw UsageError(who + ": " + why);
+    // Host memory named by inputs and outputs must match its buffer exactly: nothing is half-loaded.
+    auto size_of = [&](const std::string& name, const char* what) -> size_t {
+      for (size_t k = 0; k < b.buffers.size(); ++k)
+        if (b.buffers[k].name == name) return sizes[k];
+      throw UsageError(who + ": " + what + " for unknown buffer '" + name + "'");
+    };
+    for (const auto& [name, bytes] : b.inputs) {
+      const size_t want = size_of(name, "input");
+      if (bytes.size() != want)
+        throw UsageError(who + ": input for '" + name + "' has " + std::to_string(bytes.size()) +
+                         " bytes but buffer '" + name + "' holds " + std::to_string(want) +
+                         "; an input must match its buffer exactly");
+    }
+    for (const auto& [name, host] : b.outputs) {
+      const size_t want = size_of(name, "output");
+      if (host.size() != want || (want > 0 && host.data() == nullptr))
+        throw UsageError(
+            who + ": output for '" + name + "' gives " +
+            (host.data() == nullptr ? std::string("a null pointer") : std::to_string(host.size()) + " bytes") +
+            " but buffer '" + name + "' holds " + std::to_string(want) + "; an output must match its buffer exactly");
+    }
+  }
+  // Then the symmetry every domain has: the same window and buffers on every chip.
+  const ChipBringup& first = opts_.bringup[0];
+  for (size_t i = 1; i < opts_.bringup.size(); ++i) {
+    const ChipBringup& b = opts_.bringup[i];
+    const std::string who = "bring-up of chip " + std::to_string(i);
+    if (b.window_size != first.window_size)
+      throw UsageError(who + ": window_size " + std::to_string(b.window_size) + " differs from chip 0's " +
+                       std::to_string(first.window_size) + "; a domain's windows are symmetric");
+    bool same = b.buffers.size() == first.buffers.size();
     for (size_t k = 0; same && k < b.buffers.size(); ++k)
       same = b.buffers[k].name == first.buffers[k].name && b.buffers[k].dtype == first.buffers[k].dtype &&
              b.buffers[k].count == first.buffers[k].count;
     if (!same)
       throw UsageError(who +
-                       ": window_size and buffers differ from bringup[0]; a domain's windows are "
-                       "symmetric, so every chip must declare the same ones");
-    for (const auto& [name, bytes] : b.inputs) {
-      auto it = std::find_if(b.buffers.begin(), b.buffers.end(), [&](const BufferSpec& bs) { return bs.name == name; });
-      if (it == b.buffers.end()) throw UsageError(who + ": input for unknown buffer '" + name + "'");
-      if (bytes.size() > it->count * dtype_size(it->dtype))
-        throw UsageError(who + ": input for '" + name + "' has " + std::to_string(bytes.size()) +
-                         " bytes, more than the buffer holds");
-    }
+                       ": its buffers differ from chip 0's; a domain's windows are symmetric, so every chip must "
+                       "declare the same buffers in the same order");
   }
 }
 
@@ -371,14 +396,15 @@ void WorkerImpl::init() {
       if (!err.empty()) throw Error("init(): backend '" + opts_.backend + "': " + err);
     }
     domains_ = std::make_unique<domain::DomainManager>(
-        *sup_, *sched_, *arena_, *memory_, domain::DomainOptions{ns(opts_.comm_timeout), ns(opts_.close_timeout)});
+        *sup_, *sched_, *arena_, *memory_,
+        domain::DomainOptions{ns(opts_.comm_timeout), ns(opts_.close_timeout), device_ids_});
     start_trace();
     const int64_t begin = sys::now_ns();
     for (supervisor::Child& c : sup_->children()) spawn(c);
     initialized_ = true;
     const int64_t deadline = begin + ns(opts_.init_timeout);
     sup_->wait_ready(deadline, "init()", "WorkerOptions::init_timeout (STRATA_INIT_TIMEOUT_MS)");
-    if (!opts_.bringup.empty()) domains_->bringup(opts_.bringup, device_ids_, deadline);
+    if (!opts_.bringup.empty()) domains_->bringup(opts_.bringup, deadline);
     STRATA_OBSERVE(obs_, span(trace::Span::Init, begin, sys::now_ns(), {}));
   } catch (...) {
     teardown(false);
@@ -395,6 +421,13 @@ void WorkerImpl::close() {
 }
 
 void WorkerImpl::teardown(bool graceful) noexcept {
+  if (graceful && domains_ && has_outputs()) {
+    try {
+      store_outputs();
+    } catch (const std::exception& e) {
+      STRATA_LOG_ERROR("worker", "close(): the bring-up outputs were not stored: %s", e.what());
+    }
+  }
   if (graceful && domains_) domains_->close();
   if (sup_) sup_->shutdown(graceful ? ns(opts_.close_timeout) : 0);
   // After the children are gone: a pod's child Workers have written their part of the trace.
@@ -407,6 +440,25 @@ void WorkerImpl::teardown(bool graceful) noexcept {
   sup_.reset();
   backend_shared_.reset();
   arena_.reset();  // RawBuffers still alive keep the arena mapped
+}
+
+bool WorkerImpl::has_outputs() const noexcept {
+  for (const ChipBringup& b : opts_.bringup)
+    if (!b.outputs.empty()) return true;
+  return false;
+}
+
+void WorkerImpl::store_outputs() {
+  check_usable("store_outputs()");
+  if (in_run_) throw UsageError("store_outputs() inside run(): return from the orchestration function first");
+  if (opts_.bringup.empty())
+    throw UsageError("store_outputs(): this Worker has no bring-up configuration (WorkerOptions::bringup)");
+  domains_->store_outputs(opts_.bringup, sys::now_ns() + ns(opts_.comm_timeout));
+}
+
+std::vector<LiveDomain> WorkerImpl::live_domains() const {
+  if (!initialized_ || closed_) return {};
+  return domains_->live();
 }
 
 const std::vector<ChipContext>& WorkerImpl::chip_contexts() const {

@@ -80,6 +80,8 @@ class WorkerImpl final : private supervisor::Events, private graph::Link {
 
   // Queries.
   const std::vector<ChipContext>& chip_contexts() const;
+  void store_outputs();
+  std::vector<LiveDomain> live_domains() const;
   int comm_bringups() const noexcept { return domains_ ? domains_->comm_bringups() : 0; }
   int level() const noexcept { return level_; }
   /// Children of a kind (as configured before init()). Also the graph::Link's count.
@@ -136,6 +138,7 @@ class WorkerImpl final : private supervisor::Events, private graph::Link {
   /// Tells every chip that kernel `id` is `symbol` in `library` ("" for a STRATA_KERNEL of the program).
   void send_load_kernel(uint32_t id, const std::string& library, const std::string& symbol);
   void teardown(bool graceful) noexcept;
+  bool has_outputs() const noexcept;
   // Observation (observe.cpp).
   void start_trace();
   void finish_trace() noexcept;

@@ -145,8 +145,8 @@ const std::vector<Scenario>& scenarios() {
              {.name = "c", .workers = {0, 1}, .window_size = 1 << 20, .buffers = {{"b", strata::DType::U8, 1 << 19}}});
          std::vector<unsigned char> host(1 << 19, 7);
          for (int i = 0; i < 300; ++i) {
-           o.copy_to(d[i % 2].find("b"), host.data());
-           o.copy_from(host.data(), d[(i + 1) % 2].find("b"));
+           o.copy_to(d[i % 2].buffer("b"), host.data());
+           o.copy_from(host.data(), d[(i + 1) % 2].buffer("b"));
          }
        }},
       {"collective", 0,

@@ -1,12 +1,14 @@
-// Integration tests of the bring-up at init (SPEC §4.2, seed 000): per-chip ranks, windows, named buffers
-// and host inputs loaded before init() returns; chip_contexts(); fail-fast init() on a chip that fails or
-// crashes (nothing left behind); and the validation of the configurations.
+// Integration tests of the bring-up at init: per-chip ranks, windows, named buffers and host inputs
+// loaded before init() returns; outputs stored on demand and at close(); chip_contexts() and the one
+// context type it shares with dynamic domains; fail-fast init() on a chip that fails or crashes (nothing
+// left behind); and the validation of the configurations.
 //
 // The kernels are the test's own: they reach a peer's window through the CommContext at device_ctx.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <strata/strata.hpp>
 #include <string>
@@ -49,6 +51,13 @@ STRATA_KERNEL(bt_read_peer) {
   out[2 * n + 3] = static_cast<int64_t>(c->window_size);
 }
 
+// x[i] = v + i (i64)
+STRATA_KERNEL(bt_fill) {
+  auto* x = ctx.data<int64_t>(0);
+  const auto v = ctx.scalar<int64_t>(0);
+  for (size_t i = 0; i < ctx.tensor(0).numel(); ++i) x[i] = v + static_cast<int64_t>(i);
+}
+
 // Copies tensor 0's bytes into tensor 1.
 STRATA_KERNEL(bt_copy) { std::memcpy(ctx.tensor(1).data, ctx.tensor(0).data, ctx.tensor(0).nbytes()); }
 
@@ -69,16 +78,19 @@ std::vector<unsigned char> bytes_of(const std::vector<int32_t>& v) {
 int32_t input_value(int chip, size_t i) { return chip * 1000 + static_cast<int32_t>(i); }
 
 // One configuration per chip: chip i has rank ranks[i], buffers "in" (i32 x 64) and "aux" (i64 x 16);
-// "in" is loaded with input_value(i, k) and "aux" with one i32 (a prefix of the buffer).
+// "in" is loaded with input_value(i, k) and "aux" with the i32 -(i + 1) followed by zeros (inputs match
+// their buffer exactly).
 std::vector<strata::ChipBringup> configs(const std::vector<int>& ranks) {
   std::vector<strata::ChipBringup> out;
   for (size_t i = 0; i < ranks.size(); ++i) {
     std::vector<int32_t> in(kIn);
     for (size_t k = 0; k < kIn; ++k) in[k] = input_value(static_cast<int>(i), k);
+    std::vector<int32_t> aux(16 * sizeof(int64_t) / sizeof(int32_t), 0);
+    aux[0] = -static_cast<int32_t>(i) - 1;
     out.push_back({.rank = ranks[i],
                    .window_size = kWindow,
                    .buffers = {{"in", DType::I32, kIn}, {"aux", DType::I64, 16}},
-                   .inputs = {{"in", bytes_of(in)}, {"aux", bytes_of({-static_cast<int32_t>(i) - 1})}}});
+                   .inputs = {{"in", bytes_of(in)}, {"aux", bytes_of(aux)}}});
   }
   return out;
 }
@@ -102,15 +114,15 @@ TEST_F(BringupTest, HappyPathLoadsInputsAndPeersReachEachOther) {
     const strata::ChipContext& c = ctxs[i];
     EXPECT_EQ(c.device_id, device_ids[i]);
     EXPECT_EQ(c.rank, ranks[i]);
-    EXPECT_EQ(c.nranks, 4);
+    EXPECT_EQ(c.size, 4);
     EXPECT_NE(c.device_ctx, 0u);
-    EXPECT_NE(c.local_window_base, 0u);
-    EXPECT_GE(c.actual_window_size, kWindow);
-    ASSERT_EQ(c.buffer_ptrs.size(), 2u);
-    EXPECT_EQ(c.buffer_ptrs.at("in"), c.local_window_base) << "first buffer at the window's start";
-    EXPECT_EQ(c.buffer_ptrs.at("aux"), c.local_window_base + kIn * sizeof(int32_t)) << "declaration order";
+    EXPECT_NE(c.window_base, 0u);
+    EXPECT_GE(c.window_size, kWindow);
+    ASSERT_EQ(c.buffer_ptrs().size(), 2u);
+    EXPECT_EQ(c.buffer_ptrs().at("in"), c.window_base) << "first buffer at the window's start";
+    EXPECT_EQ(c.buffer_ptrs().at("aux"), c.window_base + kIn * sizeof(int32_t)) << "declaration order";
     device_ctxs.insert(c.device_ctx);
-    bases.insert(c.local_window_base);
+    bases.insert(c.window_base);
     chip_of_rank[static_cast<size_t>(c.rank)] = static_cast<int>(i);
   }
   EXPECT_EQ(device_ctxs.size(), 4u);
@@ -124,7 +136,7 @@ TEST_F(BringupTest, HappyPathLoadsInputsAndPeersReachEachOther) {
     for (int chip = 0; chip < 4; ++chip) {
       const strata::ChipContext& c = ctxs[static_cast<size_t>(chip)];
       const auto peer = static_cast<uint32_t>((c.rank + 1) % 4);
-      const Tensor in = Tensor::make(reinterpret_cast<void*>(c.buffer_ptrs.at("in")), {kIn}, DType::I32);
+      const Tensor in = Tensor::make(reinterpret_cast<void*>(c.buffer_ptrs().at("in")), {kIn}, DType::I32);
       o.submit(read_peer,
                TaskArgs()
                    .input(in)
@@ -146,8 +158,8 @@ TEST_F(BringupTest, HappyPathLoadsInputsAndPeersReachEachOther) {
     }
     EXPECT_EQ(out[o + 2 * kIn], c.rank);
     EXPECT_EQ(out[o + 2 * kIn + 1], 4);
-    EXPECT_EQ(static_cast<uint64_t>(out[o + 2 * kIn + 2]), c.local_window_base);
-    EXPECT_EQ(static_cast<uint64_t>(out[o + 2 * kIn + 3]), c.actual_window_size);
+    EXPECT_EQ(static_cast<uint64_t>(out[o + 2 * kIn + 2]), c.window_base);
+    EXPECT_EQ(static_cast<uint64_t>(out[o + 2 * kIn + 3]), c.window_size);
   }
 
   // A failed run does not sweep the init-time domain (it lives until close()), and a dynamic allocation
@@ -160,10 +172,10 @@ TEST_F(BringupTest, HappyPathLoadsInputsAndPeersReachEachOther) {
   zero(out);
   w.run([&](strata::Orchestrator& o) {
     auto d = o.allocate_domain({.name = "later", .workers = {3, 1}, .window_size = 4096});
-    EXPECT_FALSE(d[3].local_window_base == ctxs[3].local_window_base) << "a second window on chip 3 is the first";
+    EXPECT_FALSE(d[3].window_base == ctxs[3].window_base) << "a second window on chip 3 is the first";
     for (int chip = 0; chip < 4; ++chip) {
       const strata::ChipContext& c = ctxs[static_cast<size_t>(chip)];
-      const Tensor in = Tensor::make(reinterpret_cast<void*>(c.buffer_ptrs.at("in")), {kIn}, DType::I32);
+      const Tensor in = Tensor::make(reinterpret_cast<void*>(c.buffer_ptrs().at("in")), {kIn}, DType::I32);
       o.submit(read_peer,
                TaskArgs()
                    .input(in)
@@ -171,7 +183,7 @@ TEST_F(BringupTest, HappyPathLoadsInputsAndPeersReachEachOther) {
                    .scalar(c.device_ctx)
                    .scalar(static_cast<uint32_t>(c.rank)),
                {}, chip);
-      const Tensor a = Tensor::make(reinterpret_cast<void*>(c.buffer_ptrs.at("aux")), {32}, DType::I32);
+      const Tensor a = Tensor::make(reinterpret_cast<void*>(c.buffer_ptrs().at("aux")), {32}, DType::I32);
       o.submit(copy, TaskArgs().input(a).output_existing(strata::test::slice(aux, 32 * static_cast<size_t>(chip), 32)),
                {}, chip);
     }
@@ -196,7 +208,7 @@ void expect_failed_bringup(const std::string& options, int chip, const std::stri
   auto e = capture<strata::Error>([&] { w.init(); }, "init() with a failing chip");
   ASSERT_TRUE(e);
   EXPECT_LT(ms_since(start), 10000.0) << "init() did not fail fast";
-  STRATA_EXPECT_CONTAINS(e->what(), "chip " + std::to_string(chip) + " bring-up failed: ");
+  STRATA_EXPECT_CONTAINS(e->what(), "bring-up of chip " + std::to_string(chip) + " failed: ");
   STRATA_EXPECT_CONTAINS(e->what(), message);
   EXPECT_EQ(strata::test::find_leaks(baseline), "") << "left behind by the failed init()";
   EXPECT_FALSE(w.initialized());
@@ -268,21 +280,21 @@ TEST_F(BringupTest, ConfigurationsAreValidatedWithMessagesNamingTheValue) {
     auto opts = strata::WorkerOptions{.chips = 4, .bringup = configs({0, 1, 2})};
     cases.push_back({"three configurations for four chips", opts, {"3 entries for 4 chips"}});
   }
-  cases.push_back({"duplicate rank", with(configs({0, 0}), [](auto&) {}), {"bringup[1]", "rank 0"}});
-  cases.push_back({"rank out of range", with(configs({0, 2}), [](auto&) {}), {"bringup[1]", "rank 2"}});
-  cases.push_back({"rank not set", with(configs({0, -1}), [](auto&) {}), {"bringup[1]", "rank -1"}});
+  cases.push_back({"duplicate rank", with(configs({0, 0}), [](auto&) {}), {"bring-up of chip 1", "rank 0"}});
+  cases.push_back({"rank out of range", with(configs({0, 2}), [](auto&) {}), {"bring-up of chip 1", "rank 2"}});
+  cases.push_back({"rank not set", with(configs({0, -1}), [](auto&) {}), {"bring-up of chip 1", "rank -1"}});
   cases.push_back({"window_size 0",
                    with(configs({0, 1}),
                         [](auto& b) {
                           for (auto& c : b) c.window_size = 0;
                         }),
-                   {"bringup[0]", "window_size is 0"}});
+                   {"bring-up of chip 0", "window_size is 0"}});
   cases.push_back({"buffers larger than the window",
                    with(configs({0, 1}),
                         [](auto& b) {
                           for (auto& c : b) c.window_size = 300;
                         }),
-                   {"bringup[0]", "window_size is 300"}});
+                   {"bring-up of chip 0", "buffer 'aux' (128 bytes at offset 256) overflows the window of 300 bytes"}});
   cases.push_back({"duplicate buffer names",
                    with(configs({0, 1}),
                         [](auto& b) {
@@ -291,14 +303,42 @@ TEST_F(BringupTest, ConfigurationsAreValidatedWithMessagesNamingTheValue) {
                    {"'in'", "twice"}});
   cases.push_back({"configurations that differ",
                    with(configs({0, 1}), [](auto& b) { b[1].window_size = 8192; }),
-                   {"bringup[1]", "differ"}});
+                   {"bring-up of chip 1", "window_size 8192 differs from chip 0's 5000"}});
   cases.push_back(
       {"input larger than its buffer",
        with(configs({0, 1}), [](auto& b) { b[1].inputs["aux"] = std::vector<unsigned char>(16 * 8 + 1, 1); }),
-       {"bringup[1]", "'aux'", "129 bytes"}});
+       {"bring-up of chip 1", "'aux'", "has 129 bytes", "holds 128"}});
+  cases.push_back({"input smaller than its buffer (nothing is half-loaded)",
+                   with(configs({0, 1}), [](auto& b) { b[1].inputs["aux"] = std::vector<unsigned char>(32, 1); }),
+                   {"bring-up of chip 1", "input for 'aux' has 32 bytes", "holds 128", "exactly"}});
+  cases.push_back({"output smaller than its buffer",
+                   with(configs({0, 1}),
+                        [](auto& b) {
+                          static std::vector<std::byte> host(64);
+                          b[0].outputs["aux"] = std::span<std::byte>(host);
+                        }),
+                   {"bring-up of chip 0", "output for 'aux' gives 64 bytes", "holds 128"}});
+  cases.push_back({"output for an unknown buffer",
+                   with(configs({0, 1}),
+                        [](auto& b) {
+                          static std::vector<std::byte> host(8);
+                          b[1].outputs["nope"] = std::span<std::byte>(host);
+                        }),
+                   {"bring-up of chip 1", "output for unknown buffer 'nope'"}});
+  cases.push_back({"a null output",
+                   with(configs({0, 1}), [](auto& b) { b[1].outputs["in"] = std::span<std::byte>(); }),
+                   {"bring-up of chip 1", "output for 'in' gives a null pointer"}});
+  cases.push_back({"one chip's buffer overflows its window",
+                   with(configs({0, 1}),
+                        [](auto& b) {
+                          b[1].buffers = {{"x", DType::U8, 128}};
+                          b[1].window_size = 64;
+                          b[1].inputs.clear();
+                        }),
+                   {"bring-up of chip 1: buffer 'x' (128 bytes at offset 0) overflows the window of 64 bytes"}});
   cases.push_back({"input for an unknown buffer",
                    with(configs({0, 1}), [](auto& b) { b[0].inputs["nope"] = std::vector<unsigned char>(4, 1); }),
-                   {"bringup[0]", "'nope'"}});
+                   {"bring-up of chip 0", "input for unknown buffer 'nope'"}});
   cases.push_back({"a level 4 Worker", strata::WorkerOptions{.level = 4, .bringup = configs({0})}, {"level 4"}});
 
   for (const Case& c : cases) {
@@ -313,6 +353,92 @@ TEST_F(BringupTest, ConfigurationsAreValidatedWithMessagesNamingTheValue) {
     for (const std::string& n : c.needles) STRATA_EXPECT_CONTAINS(e->what(), n);
     EXPECT_EQ(strata::test::find_leaks(baseline()), "");
   }
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(BringupTest, OutputsAreStoredOnDemandAndAtClose) {
+  constexpr size_t kN = 40;
+  std::vector<std::vector<int64_t>> stored(2, std::vector<int64_t>(kN, -1));
+  std::vector<strata::ChipBringup> cfgs;
+  for (int chip = 0; chip < 2; ++chip)
+    cfgs.push_back({.rank = 1 - chip,
+                    .window_size = 4096,
+                    .buffers = {{"acc", DType::I64, kN}},
+                    .outputs = {{"acc", std::as_writable_bytes(std::span(stored[static_cast<size_t>(chip)]))}}});
+  strata::Worker w({.chips = 2, .bringup = cfgs});
+  auto fill = w.register_kernel("bt_fill");
+  w.init();
+  // The windows start zeroed: that is what an early store reads.
+  w.store_outputs();
+  for (const auto& s : stored) EXPECT_EQ(s, std::vector<int64_t>(kN, 0));
+
+  // The bring-up context hands out its buffers as tensors directly.
+  const std::vector<strata::ChipContext>& ctxs = w.chip_contexts();
+  auto run_fill = [&](int64_t base) {
+    w.run([&](strata::Orchestrator& o) {
+      for (int chip = 0; chip < 2; ++chip)
+        o.submit(fill, TaskArgs().output_existing(ctxs[static_cast<size_t>(chip)].buffer("acc")).scalar(base + chip),
+                 {}, chip);
+    });
+  };
+  run_fill(100);
+  w.store_outputs();
+  for (int chip = 0; chip < 2; ++chip)
+    for (size_t i = 0; i < kN; ++i) EXPECT_EQ(stored[static_cast<size_t>(chip)][i], 100 + chip + int64_t(i)) << i;
+
+  run_fill(500);  // not stored by hand: close() stores it
+  w.close();
+  for (int chip = 0; chip < 2; ++chip)
+    for (size_t i = 0; i < kN; ++i) EXPECT_EQ(stored[static_cast<size_t>(chip)][i], 500 + chip + int64_t(i)) << i;
+}
+
+TEST_F(BringupTest, StoreOutputsWithoutBringupOrInsideARunIsRefused) {
+  strata::Worker plain({.chips = 1});
+  plain.init();
+  auto e = capture<strata::UsageError>([&] { plain.store_outputs(); }, "store_outputs() without bring-up");
+  ASSERT_TRUE(e);
+  STRATA_EXPECT_CONTAINS(e->what(), "no bring-up configuration");
+  plain.close();
+
+  strata::Worker w({.chips = 2, .bringup = configs({0, 1})});
+  w.init();
+  w.run([&](strata::Orchestrator&) {
+    auto in_run = capture<strata::UsageError>([&] { w.store_outputs(); }, "store_outputs() inside run()");
+    ASSERT_TRUE(in_run);
+    STRATA_EXPECT_CONTAINS(in_run->what(), "inside run()");
+  });
+  w.close();
+}
+
+TEST_F(BringupTest, BringupAndDynamicDomainsShareOneContextType) {
+  strata::Worker w({.chips = 2, .bringup = configs({1, 0})});
+  w.init();
+  const strata::ChipContext& boot = w.chip_contexts()[1];
+  EXPECT_EQ(boot.domain, "");
+  EXPECT_EQ(boot.chip, 1);
+  EXPECT_EQ(boot.rank, 0);
+  EXPECT_EQ(boot.size, 2);
+  EXPECT_EQ(boot.buffer("in").count, kIn);
+  EXPECT_EQ(boot.buffer("in").chip, 1);
+  std::vector<int32_t> in(kIn);
+  w.run([&](strata::Orchestrator& o) {
+    o.copy_from(in.data(), boot.buffer("in"));
+    strata::Domain d =
+        o.allocate_domain({.name = "dyn", .workers = {1}, .window_size = 4096, .buffers = {{"in", DType::I32, kIn}}});
+    const strata::ChipContext& dyn = d[1];
+    EXPECT_EQ(dyn.domain, "dyn");
+    EXPECT_EQ(dyn.chip, boot.chip);
+    EXPECT_EQ(dyn.device_id, boot.device_id);
+    EXPECT_NE(dyn.window_base, boot.window_base);
+    auto e = capture<strata::UsageError>([&] { (void)boot.buffer("nope"); }, "an unknown bring-up buffer");
+    ASSERT_TRUE(e);
+    STRATA_EXPECT_CONTAINS(e->what(), "the bring-up has no buffer named 'nope' on chip 1");
+  });
+  for (size_t i = 0; i < kIn; ++i) EXPECT_EQ(in[i], input_value(1, i)) << i;
+  w.close();
 }
 
 }  // namespace

@@ -80,7 +80,7 @@ TEST_F(DomainTest, TaskQueuedAtReleaseReadsTheRealContentsThenTheDomainIsUnusabl
   w.run([&](strata::Orchestrator& o) {
     auto d = o.allocate_domain(spec("rel", {0, 1}, 1 << 16, {{"x", DType::I64, kN}}));
     const Tensor x0 = d[0].buffer("x"), x1 = d[1].buffer("x");
-    const strata::DomainBuffer b0 = d[0].find("x");
+    const strata::DomainBuffer b0 = d[0].buffer("x");
     const Range old1 = window_of(d[1]);
     o.submit(k.fill, TaskArgs().output_existing(x0).scalar(int64_t{1000}), {}, 0);
     o.submit(k.fill, TaskArgs().output_existing(x1).scalar(int64_t{2000}), {}, 1);
@@ -328,20 +328,20 @@ TEST_F(DomainTest, CopyToAndCopyFromRoundTripOnEveryMember) {
       for (size_t i = 0; i < kX; ++i) x[i] = chip * 100000 + static_cast<int32_t>(i) * 7;
       std::vector<double> y(10);
       for (size_t i = 0; i < y.size(); ++i) y[i] = chip + 0.5 * static_cast<double>(i);
-      o.copy_to(d[chip].find("x"), x.data());
-      o.copy_to(d[chip].find("y"), y.data(), y.size() * sizeof(double));  // a prefix only
+      o.copy_to(d[chip].buffer("x"), x.data());
+      o.copy_to(d[chip].buffer("y"), y.data(), y.size() * sizeof(double));  // a prefix only
       o.submit(
           k.collect,
           TaskArgs()
               .input(d[chip].buffer("x"))
               .output_existing(Tensor::of(chip_view.data() + kX * static_cast<size_t>(chip), static_cast<int64_t>(kX))),
           {}, chip);
-      o.copy_from(back_x[static_cast<size_t>(chip)].data(), d[chip].find("x"));
-      o.copy_from(back_y[static_cast<size_t>(chip)].data(), d[chip].find("y"));
+      o.copy_from(back_x[static_cast<size_t>(chip)].data(), d[chip].buffer("x"));
+      o.copy_from(back_y[static_cast<size_t>(chip)].data(), d[chip].buffer("y"));
     }
-    o.copy_from(partial.data(), d[2].find("x"), 5 * sizeof(int32_t));
+    o.copy_from(partial.data(), d[2].buffer("x"), 5 * sizeof(int32_t));
 
-    const strata::DomainBuffer& x0 = d[0].find("x");
+    const strata::DomainBuffer& x0 = d[0].buffer("x");
     std::vector<unsigned char> big(x0.nbytes() + 1);
     auto to = capture<strata::UsageError>([&] { o.copy_to(x0, big.data(), big.size()); }, "copy_to too large");
     ASSERT_TRUE(to);
@@ -392,7 +392,7 @@ TEST_F(DomainTest, CopiesWaitForTheBuffersLastWriterOnAnotherChip) {
                  .scalar(int64_t{3000})
                  .scalar(int64_t{50}),
              {}, 1);
-    o.copy_from(got.data(), d[0].find("x"));
+    o.copy_from(got.data(), d[0].buffer("x"));
     // And copy_to after another delayed write: the copy's bytes must be what stays.
     o.submit(k.put_peer,
              TaskArgs()
@@ -405,7 +405,7 @@ TEST_F(DomainTest, CopiesWaitForTheBuffersLastWriterOnAnotherChip) {
              {}, 1);
     std::vector<int64_t> mine(kN);
     for (size_t i = 0; i < kN; ++i) mine[i] = 77 * static_cast<int64_t>(i);
-    o.copy_to(d[0].find("x"), mine.data());
+    o.copy_to(d[0].buffer("x"), mine.data());
     o.submit(k.collect, TaskArgs().input(d[0].buffer("x")).output_existing(view.tensor()), {}, 0);
   });
   for (size_t i = 0; i < kN; ++i) {

@@ -19,7 +19,7 @@ TEST_F(DomainTest, AllocateReturnsDistinctPerChipContexts) {
     info.push_back(w.create_buffer<uint64_t>(kInfoWords));
     zero(info.back());
   }
-  std::vector<strata::ChipDomainContext> ctxs(4);
+  std::vector<strata::ChipContext> ctxs(4);
   w.run([&](strata::Orchestrator& o) {
     auto d = o.allocate_domain(
         spec("tp", members, kWindow, {{"a", DType::F32, 1000}, {"b", DType::I32, 7}, {"c", DType::I64, 100}}));
@@ -43,22 +43,23 @@ TEST_F(DomainTest, AllocateReturnsDistinctPerChipContexts) {
     const auto& c = ctxs[static_cast<size_t>(chip)];
     const int rank = static_cast<int>(std::find(members.begin(), members.end(), chip) - members.begin());
     SCOPED_TRACE("chip " + std::to_string(chip));
-    EXPECT_EQ(c.name, "tp");
-    EXPECT_EQ(c.worker, chip);
-    EXPECT_EQ(c.domain_rank, rank);
-    EXPECT_EQ(c.domain_size, 4);
+    EXPECT_EQ(c.domain, "tp");
+    EXPECT_EQ(c.chip, chip);
+    EXPECT_EQ(c.device_id, chip);
+    EXPECT_EQ(c.rank, rank);
+    EXPECT_EQ(c.size, 4);
     EXPECT_NE(c.device_ctx, 0u);
-    EXPECT_NE(c.local_window_base, 0u);
-    EXPECT_GE(c.actual_window_size, kWindow);
+    EXPECT_NE(c.window_base, 0u);
+    EXPECT_GE(c.window_size, kWindow);
     device_ctxs.insert(c.device_ctx);
-    bases.insert(c.local_window_base);
+    bases.insert(c.window_base);
     // Buffers carved in declaration order from offset 0, inside the window, not overlapping.
     ASSERT_EQ(c.buffers.size(), 3u);
     const char* names[] = {"a", "b", "c"};
     const DType dtypes[] = {DType::F32, DType::I32, DType::I64};
     const size_t counts[] = {1000, 7, 100};
-    EXPECT_EQ(reinterpret_cast<uint64_t>(c.buffers[0].data), c.local_window_base);
-    uint64_t prev_end = c.local_window_base;
+    EXPECT_EQ(reinterpret_cast<uint64_t>(c.buffers[0].data), c.window_base);
+    uint64_t prev_end = c.window_base;
     for (size_t b = 0; b < 3; ++b) {
       const strata::DomainBuffer& buf = c.buffers[b];
       EXPECT_EQ(buf.name, names[b]);
@@ -67,9 +68,9 @@ TEST_F(DomainTest, AllocateReturnsDistinctPerChipContexts) {
       const auto p = reinterpret_cast<uint64_t>(buf.data);
       EXPECT_GE(p, prev_end) << "buffer " << buf.name;
       prev_end = p + buf.nbytes();
-      EXPECT_LE(prev_end, c.local_window_base + c.actual_window_size) << "buffer " << buf.name;
+      EXPECT_LE(prev_end, c.window_base + c.window_size) << "buffer " << buf.name;
       EXPECT_EQ(c.buffer_ptrs().at(buf.name), p);
-      EXPECT_EQ(c.find(buf.name).data, buf.data);
+      EXPECT_EQ(c.buffer(buf.name).data, buf.data);
       const Tensor t = c.buffer(buf.name);
       EXPECT_EQ(t.data, buf.data);
       EXPECT_EQ(t.numel(), counts[b]);
@@ -79,14 +80,14 @@ TEST_F(DomainTest, AllocateReturnsDistinctPerChipContexts) {
     const auto& got = info[static_cast<size_t>(chip)];
     EXPECT_EQ(got[0], static_cast<uint64_t>(rank));
     EXPECT_EQ(got[1], 4u);
-    EXPECT_EQ(got[2], c.actual_window_size);
-    EXPECT_EQ(got[3], c.local_window_base + c.actual_window_size) << "workspace follows the window";
+    EXPECT_EQ(got[2], c.window_size);
+    EXPECT_EQ(got[3], c.window_base + c.window_size) << "workspace follows the window";
     EXPECT_EQ(got[4], static_cast<uint64_t>(STRATA_COMM_SIGNAL_BYTES));
-    EXPECT_EQ(got[5], c.local_window_base);
+    EXPECT_EQ(got[5], c.window_base);
     for (int r = 0; r < 4; ++r) EXPECT_NE(got[8 + static_cast<size_t>(r)], 0u) << "windows[" << r << "]";
   }
   EXPECT_EQ(device_ctxs.size(), 4u) << "device_ctx must differ per chip";
-  EXPECT_EQ(bases.size(), 4u) << "local_window_base must differ per chip";
+  EXPECT_EQ(bases.size(), 4u) << "window_base must differ per chip";
   for (size_t i = 0; i < 4; ++i)
     for (size_t j = i + 1; j < 4; ++j)
       EXPECT_FALSE(overlaps(window_of(ctxs[i]), window_of(ctxs[j]))) << "windows of chips " << i << " and " << j;
@@ -240,12 +241,12 @@ TEST_F(DomainTest, TwoDisjointDomainsOnFourChips) {
   w.init();
   auto out = w.create_buffer<int64_t>(kSlots * 4);
   zero(out);
-  std::vector<strata::ChipDomainContext> ctxs;
+  std::vector<strata::ChipContext> ctxs;
   w.run([&](strata::Orchestrator& o) {
     auto left = o.allocate_domain(spec("left", {0, 1}));
     auto right = o.allocate_domain(spec("right", {3, 2}));
-    EXPECT_EQ(right[3].domain_rank, 0);
-    EXPECT_EQ(right[2].domain_rank, 1);
+    EXPECT_EQ(right[3].rank, 0);
+    EXPECT_EQ(right[2].rank, 1);
     auto nm = capture<strata::UsageError>([&] { (void)left[2]; }, "left[2]");
     ASSERT_TRUE(nm);
     STRATA_EXPECT_CONTAINS(nm->what(), "chip 2");
@@ -273,7 +274,7 @@ TEST_F(DomainTest, TwoOverlappingDomainsGiveTheSharedChipTwoWindowsAndTwoRanks) 
   zero(out);
   zero(info_left);
   zero(info_right);
-  strata::ChipDomainContext l1, r1;
+  strata::ChipContext l1, r1;
   w.run([&](strata::Orchestrator& o) {
     auto left = o.allocate_domain(spec("left", {0, 1}));
     auto right = o.allocate_domain(spec("right", {1, 2}));
@@ -289,10 +290,10 @@ TEST_F(DomainTest, TwoOverlappingDomainsGiveTheSharedChipTwoWindowsAndTwoRanks) 
     o.submit(k.info, TaskArgs().output_existing(info_left.tensor()).scalar(left[1].device_ctx), {}, 1);
     o.submit(k.info, TaskArgs().output_existing(info_right.tensor()).scalar(right[1].device_ctx), {}, 1);
   });
-  EXPECT_EQ(l1.domain_rank, 1);
-  EXPECT_EQ(r1.domain_rank, 0);
+  EXPECT_EQ(l1.rank, 1);
+  EXPECT_EQ(r1.rank, 0);
   EXPECT_NE(l1.device_ctx, r1.device_ctx);
-  EXPECT_NE(l1.local_window_base, r1.local_window_base);
+  EXPECT_NE(l1.window_base, r1.window_base);
   EXPECT_FALSE(overlaps(window_of(l1), window_of(r1))) << "chip 1's two windows overlap";
   expect_exchanged(out, 0, 2, 100, "left, chip 0");
   expect_exchanged(out, kSlots, 2, 100, "left, chip 1");
@@ -300,10 +301,10 @@ TEST_F(DomainTest, TwoOverlappingDomainsGiveTheSharedChipTwoWindowsAndTwoRanks) 
   expect_exchanged(out, 3 * kSlots, 2, 300, "right, chip 2");
   EXPECT_EQ(info_left[0], 1u);
   EXPECT_EQ(info_left[1], 2u);
-  EXPECT_EQ(info_left[5], l1.local_window_base);
+  EXPECT_EQ(info_left[5], l1.window_base);
   EXPECT_EQ(info_right[0], 0u);
   EXPECT_EQ(info_right[1], 2u);
-  EXPECT_EQ(info_right[5], r1.local_window_base);
+  EXPECT_EQ(info_right[5], r1.window_base);
   w.close();
 }
 
@@ -333,10 +334,10 @@ TEST_F(DomainTest, EveryValidationHasItsOwnMessageAndAsksNoChip) {
        {"'a'", "twice"}},
       {"buffer larger than the window",
        spec("v_fit", {0}, 300, {{"big", DType::F32, 100}}),
-       {"window_size is 300", "need"}},
+       {"buffer 'big' (400 bytes at offset 0) overflows the window of 300 bytes"}},
       {"buffers that fit one by one but not together",
        spec("v_fit2", {0, 1}, 400, {{"x", DType::F32, 50}, {"y", DType::F32, 50}}),
-       {"window_size is 400", "need"}},
+       {"buffer 'y' (200 bytes at offset 256) overflows the window of 400 bytes"}},
       {"more than 64 members", spec("v_many", too_many), {"65 members", "64"}},
       {"too many buffers", spec("v_bufs", {0}, 1 << 20, many_buffers), {"200 buffers"}},
   };
@@ -386,7 +387,7 @@ TEST_F(DomainTest, AllocateSubmitAndCopyOutsideRunAreRejected) {
   w.run([&](strata::Orchestrator& o) {
     kept.emplace(o);
     live = o.allocate_domain(spec("outside", {0, 1}));
-    buf = live[1].find("slots");
+    buf = live[1].buffer("slots");
   });
   ASSERT_FALSE(live.released()) << "a domain whose handle outlives a successful run stays live";
   auto alloc = capture<strata::UsageError>([&] { kept->allocate_domain(spec("late", {0})); }, "allocate after run");
@@ -411,7 +412,7 @@ TEST_F(DomainTest, AllocateSubmitAndCopyOutsideRunAreRejected) {
     auto stale = capture<strata::UsageError>([&] { kept->allocate_domain(spec("late", {0})); }, "stale allocate");
     EXPECT_TRUE(stale);
     o.submit(k.fill, TaskArgs().output_existing(live[1].buffer("slots")).scalar(int64_t{40}), {}, 1);
-    o.copy_from(host, live[1].find("slots"));
+    o.copy_from(host, live[1].buffer("slots"));
   });
   for (size_t i = 0; i < kSlots; ++i) ASSERT_EQ(host[i], 40 + static_cast<int64_t>(i)) << i;
   // Released outside a run: freed at once, the name is free in the next run.
@@ -431,7 +432,8 @@ TEST_F(DomainTest, LevelFourWorkerHasNoChipsButItsNodesAllocate) {
         auto d = o.allocate_domain(spec("node_tp", {1, 0}));
         submit_exchange(o, k, d, 900);
         auto* y = c.data<int64_t>(0);
-        for (int chip = 0; chip < 2; ++chip) o.copy_from(y + kSlots * static_cast<size_t>(chip), d[chip].find("slots"));
+        for (int chip = 0; chip < 2; ++chip)
+          o.copy_from(y + kSlots * static_cast<size_t>(chip), d[chip].buffer("slots"));
       },
       "dt_node_fn");
   pod.init();
@@ -478,3 +480,80 @@ TEST_F(DomainTest, IndexingANonMemberOrAReleasedDomainThrows) {
 }
 
 }  // namespace
+
+TEST_F(DomainTest, LiveDomainsListsTheLiveOnesAndAFailedRunSweepsThem) {
+  strata::Worker w({.chips = 3});
+  Kernels k(w);
+  EXPECT_TRUE(w.live_domains().empty()) << "before init()";
+  w.init();
+  EXPECT_TRUE(w.live_domains().empty());
+  strata::Domain a, b;
+  w.run([&](strata::Orchestrator& o) {
+    a = o.allocate_domain(spec("a", {0, 1}));
+    b = o.allocate_domain(spec("b", {2, 1}));
+    auto c = o.allocate_domain(spec("c", {2}));
+    c.release();  // released: no longer live, even though it is freed only after the drain
+    const std::vector<strata::LiveDomain> live = w.live_domains();
+    ASSERT_EQ(live.size(), 2u);
+    EXPECT_EQ(live[0].name, "a");
+    EXPECT_EQ(live[0].allocation_id, a.allocation_id());
+    EXPECT_EQ(live[0].workers, (std::vector<int>{0, 1}));
+    EXPECT_EQ(live[1].name, "b");
+    EXPECT_EQ(live[1].allocation_id, b.allocation_id());
+    EXPECT_EQ(live[1].workers, (std::vector<int>{2, 1}));
+  });
+  ASSERT_EQ(w.live_domains().size(), 2u) << "handles kept past the run stay live";
+  b.release();
+  ASSERT_EQ(w.live_domains().size(), 1u);
+  EXPECT_EQ(w.live_domains()[0].name, "a");
+
+  // A run that fails sweeps every live domain, those of earlier runs too.
+  strata::Domain d;
+  auto e = capture<strata::TaskError>(
+      [&] {
+        w.run([&](strata::Orchestrator& o) {
+          d = o.allocate_domain(spec("d", {0, 2}));
+          EXPECT_EQ(w.live_domains().size(), 2u);
+          o.submit(k.fail, TaskArgs().scalar(int64_t{7}), {}, 1);
+        });
+      },
+      "a run whose task fails");
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(w.live_domains().empty()) << "the failed run must have swept 'a' and 'd'";
+  EXPECT_TRUE(a.released());
+  EXPECT_TRUE(d.released());
+  w.close();
+  EXPECT_TRUE(w.live_domains().empty()) << "after close()";
+}
+
+TEST_F(DomainTest, AContextBufferIsATaskTensorAndACopyTarget) {
+  strata::Worker w({.chips = 2});
+  Kernels k(w);
+  w.init();
+  auto out = w.create_buffer<int64_t>(kSlots);
+  zero(out);
+  std::vector<int64_t> back(kSlots, 0);
+  w.run([&](strata::Orchestrator& o) {
+    auto d = o.allocate_domain(spec("t", {1, 0}));
+    const strata::ChipContext& c = d[0];
+    EXPECT_EQ(c.domain, "t");
+    EXPECT_EQ(c.chip, 0);
+    EXPECT_EQ(c.rank, 1);
+    EXPECT_EQ(c.size, 2);
+    const strata::DomainBuffer& slots = c.buffer("slots");
+    EXPECT_EQ(slots.chip, 0);
+    EXPECT_EQ(reinterpret_cast<uint64_t>(slots.data), c.window_base);
+    // The buffer itself is the task's tensor, then the source of a copy.
+    o.submit(k.fill, TaskArgs().output_existing(c.buffer("slots")).scalar(int64_t{40}), {}, 0);
+    o.submit(k.collect, TaskArgs().input(c.buffer("slots")).output_existing(out.tensor()), {}, 0);
+    o.copy_from(back.data(), c.buffer("slots"));
+    auto unknown = capture<strata::UsageError>([&] { (void)c.buffer("nope"); }, "an unknown buffer name");
+    ASSERT_TRUE(unknown);
+    STRATA_EXPECT_CONTAINS(unknown->what(), "domain 't' has no buffer named 'nope' on chip 0 (buffers: 'slots')");
+  });
+  for (size_t i = 0; i < kSlots; ++i) {
+    EXPECT_EQ(out[i], 40 + static_cast<int64_t>(i)) << i;
+    EXPECT_EQ(back[i], 40 + static_cast<int64_t>(i)) << i;
+  }
+  w.close();
+}

@@ -197,9 +197,7 @@ struct Range {
   uint64_t begin, end;
 };
 bool overlaps(Range a, Range b) { return a.begin < b.end && b.begin < a.end; }
-Range window_of(const strata::ChipDomainContext& c) {
-  return {c.local_window_base, c.local_window_base + c.actual_window_size};
-}
+Range window_of(const strata::ChipContext& c) { return {c.window_base, c.window_base + c.window_size}; }
 
 // The sim chips' device memory size (a domain window is carved from it), to build windows so large that
 // a leaked one makes the next allocation fail.

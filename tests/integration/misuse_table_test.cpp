@@ -131,7 +131,7 @@ const std::vector<Case>& cases() {
          b[1].rank = -1;
          strata::Worker w({.chips = 2, .bringup = b});
        }},
-      {"BringupRankTwice", Throws::Usage, "bringup[1]: rank 0",
+      {"BringupRankTwice", Throws::Usage, "bring-up of chip 1: rank 0",
        [](Env&) {
          auto b = bringup2();
          b[1].rank = 0;
@@ -142,9 +142,9 @@ const std::vector<Case>& cases() {
        [](Env&) { strata::Worker w({.chips = 2, .bringup = bringup2(kMax - 4096)}); }},
       {"BringupBufferOverflows", Throws::Usage, "buffer 'x' is larger than the address space",
        [](Env&) { strata::Worker w({.chips = 2, .bringup = bringup2(4096, {{"x", DType::F32, kMax / 4 + 1}})}); }},
-      {"BringupBuffersDoNotFit", Throws::Usage, "the buffers need",
+      {"BringupBuffersDoNotFit", Throws::Usage, "buffer 'x' (8192 bytes at offset 0) overflows the window of 4096 bytes",
        [](Env&) { strata::Worker w({.chips = 2, .bringup = bringup2(4096, {{"x", DType::F64, 1024}})}); }},
-      {"BringupBuffersDiffer", Throws::Usage, "differ from bringup[0]",
+      {"BringupBuffersDiffer", Throws::Usage, "window_size 8192 differs from chip 0's",
        [](Env&) {
          auto b = bringup2();
          b[1].window_size = 8192;
@@ -406,7 +406,7 @@ const std::vector<Case>& cases() {
        [](Env& e) {
          e.run([&](strata::Orchestrator& o) { (void)o.allocate_domain(dom({0, 1}, 4096, {{"b", DType::F32, kMax / 4 + 1}})); });
        }},
-      {"DomainBuffersDoNotFit", Throws::Usage, "the buffers need 8192 bytes",
+      {"DomainBuffersDoNotFit", Throws::Usage, "buffer 'b' (8192 bytes at offset 0) overflows the window of 4096 bytes",
        [](Env& e) { e.run([&](strata::Orchestrator& o) { (void)o.allocate_domain(dom({0, 1}, 4096, {{"b", DType::F64, 1024}})); }); }},
       {"DomainBufferNameTwice", Throws::Usage, "buffer name 'b' is used twice",
        [](Env& e) {
@@ -460,14 +460,14 @@ const std::vector<Case>& cases() {
        [](Env& e) {
          e.run([&](strata::Orchestrator& o) {
            auto d = o.allocate_domain(dom({0, 1}, 4096, {{"b", DType::U8, 8}}));
-           o.copy_to(d[0].find("b"), nullptr);
+           o.copy_to(d[0].buffer("b"), nullptr);
          });
        }},
       {"CopyFromNullDestination", Throws::Usage, "the host destination is null",
        [](Env& e) {
          e.run([&](strata::Orchestrator& o) {
            auto d = o.allocate_domain(dom({0, 1}, 4096, {{"b", DType::U8, 8}}));
-           o.copy_from(nullptr, d[0].find("b"));
+           o.copy_from(nullptr, d[0].buffer("b"));
          });
        }},
       {"CopyTooManyBytes", Throws::Usage, "9 bytes into buffer 'b' of 8 bytes",
@@ -475,7 +475,7 @@ const std::vector<Case>& cases() {
          e.run([&](strata::Orchestrator& o) {
            auto d = o.allocate_domain(dom({0, 1}, 4096, {{"b", DType::U8, 8}}));
            unsigned char host[16] = {};
-           o.copy_to(d[0].find("b"), host, 9);
+           o.copy_to(d[0].buffer("b"), host, 9);
          });
        }},
       {"CopyOfAForeignBuffer", Throws::Usage, "is not in a live domain",
@@ -511,7 +511,7 @@ const std::vector<Case>& cases() {
        [](Env& e) {
          e.run([&](strata::Orchestrator& o) {
            auto d = o.allocate_domain(dom({0, 1}, 4096, {{"b", DType::I64, 8}}));
-           o.submit(e.fill, TaskArgs().output_existing(Tensor::of(static_cast<int64_t*>(d[0].find("b").data), 4096)).scalar(int64_t{1}), {}, 0);
+           o.submit(e.fill, TaskArgs().output_existing(Tensor::of(static_cast<int64_t*>(d[0].buffer("b").data), 4096)).scalar(int64_t{1}), {}, 0);
          });
        }},
   };

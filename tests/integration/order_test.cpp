@@ -99,11 +99,11 @@ TEST_F(OrderTest, CopyIntoADomainBufferWaitsForItsReaders) {
       auto d = o.allocate_domain(
           {.name = "cp", .workers = {0, 1}, .window_size = 4096, .buffers = {{"v", strata::DType::I64, 4}}});
       const int64_t one[4] = {1, 1, 1, 1}, two[4] = {2, 2, 2, 2};
-      o.copy_to(d[0].find("v"), one);
+      o.copy_to(d[0].buffer("v"), one);
       o.submit(read, TaskArgs().input(d[0].buffer("v")).output_existing(seen.tensor()).scalar(int64_t{40}), {}, 0);
-      o.copy_to(d[0].find("v"), two);  // must wait for the reader
+      o.copy_to(d[0].buffer("v"), two);  // must wait for the reader
       int64_t back[4] = {};
-      o.copy_from(back, d[0].find("v"));
+      o.copy_from(back, d[0].buffer("v"));
       EXPECT_EQ(back[3], 2);
     });
     EXPECT_EQ(seen[0], 1) << "the reader saw the copy made after it";

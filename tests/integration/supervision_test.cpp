@@ -430,14 +430,15 @@ TEST_F(SupervisionTest, RespawnRepeatsTheBringupAndInvalidatesDomainsWithADeadMe
     for (int c = 0; c < 3; ++c) {
       const strata::ChipContext& cc = ctxs[static_cast<size_t>(c)];
       const int64_t v = c + 1;
-      o.copy_to(strata::DomainBuffer{"x", reinterpret_cast<void*>(cc.buffer_ptrs.at("x")), strata::DType::I64, 1}, &v);
+      o.copy_to(strata::DomainBuffer{"x", reinterpret_cast<void*>(cc.buffer_ptrs().at("x")), strata::DType::I64, 1},
+                &v);
     }
     for (int c = 0; c < 3; ++c) {
       const strata::ChipContext& cc = ctxs[static_cast<size_t>(c)];
       o.submit(
           sum,
           TaskArgs()
-              .inout(strata::Tensor::make(reinterpret_cast<void*>(cc.buffer_ptrs.at("x")), {1}, strata::DType::I64))
+              .inout(strata::Tensor::make(reinterpret_cast<void*>(cc.buffer_ptrs().at("x")), {1}, strata::DType::I64))
               .scalar(cc.device_ctx),
           {}, c);
     }
