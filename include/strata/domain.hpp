@@ -86,7 +86,7 @@ struct ChipDomainContext {
   /// The named buffer as a tensor; throws UsageError for an unknown name.
   Tensor buffer(std::string_view buffer_name) const { return find(buffer_name).tensor(); }
   const DomainBuffer& find(std::string_view buffer_name) const;
-  /// name -> address, as the seed's buffer_ptrs.
+  /// Every buffer's name -> its address on this chip.
   std::map<std::string, uint64_t> buffer_ptrs() const;
 };
 
