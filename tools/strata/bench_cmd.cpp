@@ -1,9 +1,8 @@
-// tools/strata/bench_dispatch.cpp — `strata bench <workload>`: runs a benchmark from bench/.
-#include <cstdio>
-#include <string>
-#include <string_view>
-#include <vector>
-
+// tools/strata/bench_cmd.cpp — `strata bench <workload>`: runs a benchmark from bench/.
+//
+// kBenchmarks is the one place a benchmark becomes a subcommand: its name, the flags shown in the usage,
+// what it measures, and its entry point (bench/<name>/<name>.hpp). The benchmark parses the rest of the
+// command line itself (CLI11, through tools/cli), so `strata bench <name> --help` lists every flag.
 #include "allreduce.hpp"
 #include "cli.hpp"
 #include "dispatch.hpp"
@@ -12,45 +11,20 @@
 namespace strata::tool {
 namespace {
 
-void print_usage(std::FILE* out) {
-  std::fprintf(out,
-               "usage: strata bench <workload> [options]\n"
-               "\n"
-               "workloads (each prints one JSON object):\n"
-               "  dispatch [--chips N] [--tasks M] [--reps R] [--roundtrips K]\n"
-               "           cost of an empty task: chained across chips, independent, and one-task round trip\n"
-               "           (strata bench dispatch --help)\n"
-               "  domain [--chips N] [--window BYTES] [--reps R]\n"
-               "           allocate + release of a communication domain over N chips (strata bench domain --help)\n"
-               "  allreduce [--chips N] [--bytes B] [--reps R] [--algo auto|bw|lat]\n"
-               "           bus bandwidth of strata_allreduce over N chips (strata bench allreduce --help)\n");
-}
+constexpr cli::Subcommand kBenchmarks[] = {
+    {"dispatch", "[--chips N] [--tasks M] [--reps R] [--roundtrips K]",
+     "cost of an empty task: chained across chips, independent, and one-task round trip", bench_dispatch_main},
+    {"domain", "[--chips N] [--window BYTES] [--reps R]", "allocate + release of a communication domain over N chips",
+     bench_domain_main},
+    {"allreduce", "[--chips N] [--bytes B] [--reps R] [--algo auto|bw|lat]",
+     "bus bandwidth of strata_allreduce over N chips", bench_allreduce_main},
+};
 
 }  // namespace
 
 int bench_main(int argc, char** argv) {
-  if (argc < 2) {
-    print_usage(stdout);
-    return 0;
-  }
-  std::string_view workload = argv[1];
-  if (workload == "--help" || workload == "-h" || workload == "help") {
-    print_usage(stdout);
-    return 0;
-  }
-  // Each benchmark names itself after argv[0] in its messages.
-  const auto forward = [&](int (*fn)(int, char**)) {
-    std::vector<char*> args(argv + 1, argv + argc);
-    std::string name = "strata bench " + std::string(workload);
-    args[0] = name.data();
-    return fn(static_cast<int>(args.size()), args.data());
-  };
-  if (workload == "dispatch") return forward(bench_dispatch_main);
-  if (workload == "domain") return forward(bench_domain_main);
-  if (workload == "allreduce") return forward(bench_allreduce_main);
-  std::fprintf(stderr, "strata bench: unknown workload '%s'\n\n", argv[1]);
-  print_usage(stderr);
-  return kUsageExit;
+  return cli::dispatch("strata bench", "runs a benchmark; each prints one JSON object on stdout", kBenchmarks, argc,
+                       argv);
 }
 
 }  // namespace strata::tool
