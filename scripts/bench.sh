@@ -112,7 +112,7 @@ if [ "$what" != dispatch ]; then
       echo "$ar_out"
       busbw=$(field busbw_GBps "$ar_out")
       need mpi_busbw busbw
-      grep -q '"correct": true' <<<"$ar_out" || { echo "bench.sh: strata bench allreduce gave a wrong result" >&2; exit 1; }
+      grep -q '"correct": *true' <<<"$ar_out" || { echo "bench.sh: strata bench allreduce gave a wrong result" >&2; exit 1; }
       ratios+=("$(awk -v n="$n" -v b="$bytes" -v s="$busbw" -v m="$mpi_busbw" -v g="$goal" -v mc="$memcpy_gbps" 'BEGIN {
         printf "allreduce  %d chips  %2d MiB   strata %6.2f GB/s  mpi %6.2f GB/s  ratio %.2f  (goal >= %s: %s)  %.0f%% of memcpy %.1f GB/s",
                n, b / 1048576, s, m, s / m, g, (s >= g * m ? "met" : "not met"), 100 * s / mc, mc }')")

@@ -1,12 +1,12 @@
 // bench/allreduce/allreduce.cpp — see allreduce.hpp.
 #include "allreduce.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "bench_common.hpp"
@@ -22,40 +22,24 @@ struct Options {
   int64_t bytes = 1 << 20;
   int reps = 20;
   int inner = 10;
-  size_t algo = 0;  // index into kAlgos: the kernel's scalar 1
+  std::string algo = "auto";  // the kernel's scalar 1 is its index in kAlgos
   int blocks = 1;
-  bool group = true;
+  std::string submit = "group";
   std::string kernel = "strata_allreduce";
   bool progress = false;
 };
 
-const std::vector<std::string_view> kAlgos = {"auto", "bw", "lat"};
+const std::vector<std::string> kAlgos = {"auto", "bw", "lat"};
 
-void print_help(const char* prog) {
-  std::printf(
-      "usage: %s [--chips N] [--bytes B] [--reps R] [--algo auto|bw|lat] [--inner K] [--blocks D]\n"
-      "          [--submit group|each] [--kernel NAME] [--progress]\n"
-      "\n"
-      "Times strata_allreduce (f32 sum, in place) over a domain of N simulated chips and prints one JSON\n"
-      "object (nccl-tests convention: algbw = B / time, busbw = algbw * 2(N-1)/N):\n"
-      "  time_us_median         one allreduce: a run() of K back-to-back allreduces / K (median of R)\n"
-      "  algbw_GBps busbw_GBps  from time_us_median (GB = 1e9 bytes)\n"
-      "  single_run_us_median   a whole run() holding one allreduce (median of R)\n"
-      "  correct                every result read back matched the expected sums\n"
-      "Buffers are warm (loaded once, then summed in place again and again; reloaded before f32\n"
-      "would overflow), as in the MPI peer's loop.\n"
-      "\n"
-      "  --chips N            chips, all in the domain (default 2)\n"
-      "  --bytes B            bytes per rank, a multiple of 4; K, M, G suffixes (default 1M)\n"
-      "  --reps R             samples (default 20)\n"
-      "  --algo A             auto, bw (bandwidth-optimal) or lat (latency-optimal) (default auto)\n"
-      "  --inner K            allreduces per timed run (default 10)\n"
-      "  --blocks D           block_dim of each allreduce task (default 1)\n"
-      "  --submit group|each  one group task per allreduce, or one task per chip (default group)\n"
-      "  --kernel NAME        another kernel with strata_allreduce's arguments (default strata_allreduce)\n"
-      "  --progress           progress lines on stderr even when it is not a terminal\n",
-      prog);
-}
+constexpr const char* kAbout =
+    "Times strata_allreduce (f32 sum, in place) over a domain of N simulated chips and prints one JSON\n"
+    "object (nccl-tests convention: algbw = B / time, busbw = algbw * 2(N-1)/N):\n"
+    "  time_us_median         one allreduce: a run() of K back-to-back allreduces / K (median of R)\n"
+    "  algbw_GBps busbw_GBps  from time_us_median (GB = 1e9 bytes)\n"
+    "  single_run_us_median   a whole run() holding one allreduce (median of R)\n"
+    "  correct                every result read back matched the expected sums\n"
+    "Buffers are warm (loaded once, then summed in place again and again; reloaded before f32\n"
+    "would overflow), as in the MPI peer's loop.";
 
 // In-place allreduces that may follow one load of the inputs: after c of them an element is N^(c-1)
 // times its first sum (< 2^12); keep that below 2^112, far from f32's overflow.
@@ -66,41 +50,36 @@ int max_allreduces_per_load(int chips) {
 
 // Returns -1 to go on, else the exit code.
 int parse(int argc, char** argv, Options* o) {
-  strata::cli::FlagParser a = strata::bench::bench_flags(argc, argv);
-  const auto take = [&](strata::cli::FlagParser& f) {
-    if (f.is("--chips"))
-      o->chips = static_cast<int>(f.int_value(1, 64));
-    else if (f.is("--bytes"))
-      o->bytes = f.int_value(4, int64_t{512} << 20);
-    else if (f.is("--reps"))
-      o->reps = static_cast<int>(f.int_value(1, 100000));
-    else if (f.is("--inner"))
-      o->inner = static_cast<int>(f.int_value(1, 100000));
-    else if (f.is("--algo"))
-      o->algo = f.choice(kAlgos);
-    else if (f.is("--blocks"))
-      o->blocks = static_cast<int>(f.int_value(1, 64));
-    else if (f.is("--submit"))
-      o->group = f.choice({"group", "each"}) == 0;
-    else if (f.is("--kernel"))
-      o->kernel = f.nonempty_string_value();
-    else if (f.is("--progress"))
-      o->progress = true;
-    else
-      return false;
-    return true;
-  };
-  if (int rc = a.parse([&] { print_help(a.name()); }, take); rc >= 0) return rc;
+  CLI::App app{kAbout, strata::bench::bench_name(argc, argv, "bench_allreduce")};
+  app.add_option("--chips", o->chips, "chips, all in the domain")->check(CLI::Range(1, 64))->capture_default_str();
+  strata::cli::size_option(app, "--bytes", o->bytes, "bytes per rank, a multiple of 4", 4, int64_t{512} << 20);
+  app.add_option("--reps", o->reps, "samples")->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--algo", o->algo, "auto, bw (bandwidth-optimal) or lat (latency-optimal)")
+      ->check(CLI::IsMember(kAlgos))
+      ->capture_default_str();
+  app.add_option("--inner", o->inner, "allreduces per timed run")->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--blocks", o->blocks, "block_dim of each allreduce task")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--submit", o->submit, "one group task per allreduce, or one task per chip")
+      ->check(CLI::IsMember({"group", "each"}))
+      ->capture_default_str();
+  app.add_option("--kernel", o->kernel, "another kernel with strata_allreduce's arguments")
+      ->check([](const std::string& v) { return v.empty() ? std::string("needs a non-empty kernel name") : ""; })
+      ->capture_default_str();
+  app.add_flag("--progress", o->progress, "progress lines on stderr even when it is not a terminal");
+  if (int rc = strata::cli::parse(app, argc, argv); rc >= 0) return rc;
+  const char* name = app.get_name().c_str();
   if (o->bytes % 4) {
-    std::fprintf(stderr, "%s: --bytes must be a multiple of 4 (f32 elements), got %lld\n", a.name(),
+    std::fprintf(stderr, "%s: --bytes must be a multiple of 4 (f32 elements), got %lld\n", name,
                  static_cast<long long>(o->bytes));
     return strata::cli::kUsageExit;
   }
   // A load must last for a warm-up allreduce plus one sample (K + 1 allreduces).
   if (o->inner + 2 > max_allreduces_per_load(o->chips)) {
     std::fprintf(stderr,
-                 "%s: --inner %d with %d chips would overflow f32 between loads (keep (K+1) * log2(N) <= 100)\n",
-                 a.name(), o->inner, o->chips);
+                 "%s: --inner %d with %d chips would overflow f32 between loads (keep (K+1) * log2(N) <= 100)\n", name,
+                 o->inner, o->chips);
     return strata::cli::kUsageExit;
   }
   return -1;
@@ -113,7 +92,9 @@ float input_value(size_t i, int rank) { return static_cast<float>((i * 31 + stat
 int bench_allreduce_main(int argc, char** argv) {
   Options opt;
   if (int rc = parse(argc, argv, &opt); rc >= 0) return rc;
-  const char* prog = argc > 0 ? argv[0] : "bench_allreduce";
+  const char* prog = strata::bench::bench_name(argc, argv, "bench_allreduce");
+  const auto algo = static_cast<uint32_t>(std::find(kAlgos.begin(), kAlgos.end(), opt.algo) - kAlgos.begin());
+  const bool group = opt.submit == "group";
   return strata::bench::run_or_report(prog, [&] {
     const int n = opt.chips;
     const auto bytes = static_cast<size_t>(opt.bytes);
@@ -141,10 +122,7 @@ int bench_allreduce_main(int argc, char** argv) {
       }
     std::vector<strata::TaskArgs> args;
     for (int c : members)
-      args.push_back(strata::TaskArgs()
-                         .inout(dom[c].buffer("data"))
-                         .scalar(dom[c].device_ctx)
-                         .scalar(static_cast<uint32_t>(opt.algo)));
+      args.push_back(strata::TaskArgs().inout(dom[c].buffer("data")).scalar(dom[c].device_ctx).scalar(algo));
     const strata::CallConfig cfg{.block_dim = static_cast<uint32_t>(opt.blocks)};
 
     const auto load = [&](strata::Orchestrator& o) {
@@ -153,7 +131,7 @@ int bench_allreduce_main(int argc, char** argv) {
     const auto allreduces = [&](int k) {
       return [&, k](strata::Orchestrator& o) {
         for (int i = 0; i < k; ++i) {
-          if (opt.group) {
+          if (group) {
             o.submit_group(allreduce, args, cfg, members);
           } else {
             for (size_t r = 0; r < members.size(); ++r) o.submit(allreduce, args[r], cfg, members[r]);
@@ -212,15 +190,25 @@ int bench_allreduce_main(int argc, char** argv) {
     const double t = quantile(per_allreduce, 0.5), t_min = quantile(per_allreduce, 0.0);
     const double t1 = quantile(single, 0.5);
     const double factor = 2.0 * (n - 1) / n, b = static_cast<double>(bytes);
-    std::printf(
-        "{\"bench\": \"allreduce\", \"version\": \"%s\", \"chips\": %d, \"bytes\": %zu, \"dtype\": \"f32\", "
-        "\"algo\": \"%s\", \"blocks\": %d, \"submit\": \"%s\", \"reps\": %d, \"inner\": %d, "
-        "\"time_us_median\": %.2f, \"time_us_min\": %.2f, \"algbw_GBps\": %.3f, \"busbw_GBps\": %.3f, "
-        "\"busbw_GBps_max\": %.3f, \"single_run_us_median\": %.2f, \"single_run_busbw_GBps\": %.3f, "
-        "\"correct\": %s}\n",
-        strata::version(), n, bytes, std::string(kAlgos[opt.algo]).c_str(), opt.blocks, opt.group ? "group" : "each",
-        opt.reps, opt.inner, t * 1e6, t_min * 1e6, b / t / 1e9, factor * b / t / 1e9, factor * b / t_min / 1e9,
-        t1 * 1e6, factor * b / t1 / 1e9, correct ? "true" : "false");
+    using strata::cli::rounded;
+    strata::cli::print_json({{"bench", "allreduce"},
+                             {"version", strata::version()},
+                             {"chips", n},
+                             {"bytes", bytes},
+                             {"dtype", "f32"},
+                             {"algo", opt.algo},
+                             {"blocks", opt.blocks},
+                             {"submit", opt.submit},
+                             {"reps", opt.reps},
+                             {"inner", opt.inner},
+                             {"time_us_median", rounded(t * 1e6, 2)},
+                             {"time_us_min", rounded(t_min * 1e6, 2)},
+                             {"algbw_GBps", rounded(b / t / 1e9, 3)},
+                             {"busbw_GBps", rounded(factor * b / t / 1e9, 3)},
+                             {"busbw_GBps_max", rounded(factor * b / t_min / 1e9, 3)},
+                             {"single_run_us_median", rounded(t1 * 1e6, 2)},
+                             {"single_run_busbw_GBps", rounded(factor * b / t1 / 1e9, 3)},
+                             {"correct", correct}});
     if (!correct) {
       std::fprintf(stderr, "%s: wrong result: %s\n", prog, first_error.c_str());
       return 1;

@@ -1,6 +1,13 @@
-// bench/common/bench_common.hpp — small helpers the benchmarks under bench/ share (header only): their
-// flag parser (flag_parser.hpp, shared with the `strata` tool), wall-clock timing of whole run() calls,
-// quantiles, and the exception report every benchmark ends with.
+// bench/common/bench_common.hpp — small helpers the benchmarks under bench/ share (header only): the
+// command-line conventions of the `strata` tool (tools/cli/command_line.hpp: CLI11 flags, one JSON object
+// printed with nlohmann-json), wall-clock timing of whole run() calls, quantiles, and the exception report
+// every benchmark ends with.
+//
+// A benchmark is `int bench_<name>_main(int argc, char** argv)` in bench/<name>/<name>.cpp, argv[0] its
+// name in messages ("strata bench <name>" or "bench_<name>"). It reads its flags into a CLI::App of that
+// name, parsed by cli::parse(), and prints its figures with cli::print_json(). To add one:
+// bench/<name>/ with <name>.cpp, <name>.hpp and main.cpp, a strata_add_bench(<name> ...) line in
+// bench/CMakeLists.txt, and a line in the table of tools/strata/bench_cmd.cpp.
 #pragma once
 
 #include <algorithm>
@@ -11,7 +18,7 @@
 #include <functional>
 #include <vector>
 
-#include "flag_parser.hpp"
+#include "command_line.hpp"
 #include "strata/strata.hpp"
 
 namespace strata::bench {
@@ -34,11 +41,8 @@ inline double quantile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
 }
 
-/// The flag parser of a benchmark: messages start with argv[0], an unknown flag points to --help, and
-/// integers take K, M, G suffixes.
-inline cli::FlagParser bench_flags(int argc, char** argv) {
-  return cli::FlagParser(argc, argv, {.name = argc > 0 ? argv[0] : "bench", .help = "--help", .size_suffixes = true});
-}
+/// The name a benchmark's messages start with: argv[0], or `fallback` without one.
+inline const char* bench_name(int argc, char** argv, const char* fallback) { return argc > 0 ? argv[0] : fallback; }
 
 /// Chips 0..n-1, e.g. every member of a domain over the whole Worker.
 inline std::vector<int> all_chips(int n) {

@@ -1,11 +1,11 @@
 // bench/dispatch/dispatch.cpp — see dispatch.hpp.
 #include "dispatch.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "bench_common.hpp"
@@ -30,43 +30,27 @@ struct Options {
   bool progress = false;
 };
 
-void print_help(const char* prog) {
-  std::printf(
-      "usage: %s [--chips N] [--tasks M] [--reps R] [--roundtrips K] [--progress]\n"
-      "\n"
-      "Times whole Worker::run() calls of empty kernel tasks on N simulated chips and prints one JSON object:\n"
-      "  chain_us_per_task        M tasks chained by INOUT on one tensor, task i on chip i %% N (median of R)\n"
-      "  independent_tasks_per_s  M tasks without tensors on any chip (median of R)\n"
-      "  roundtrip_us_median      a run() of one task, submit to completion (median of K)\n"
-      "\n"
-      "  --chips N       chips (default 2)\n"
-      "  --tasks M       tasks per chain / independent run (default 10000)\n"
-      "  --reps R        runs of each (default 5)\n"
-      "  --roundtrips K  one-task runs (default 1000)\n"
-      "  --progress      progress lines on stderr even when it is not a terminal (on a terminal: always,\n"
-      "                  once the benchmark has run for two seconds)\n",
-      prog);
-}
+constexpr const char* kAbout =
+    "Times whole Worker::run() calls of empty kernel tasks on N simulated chips and prints one JSON object:\n"
+    "  chain_us_per_task        M tasks chained by INOUT on one tensor, task i on chip i % N (median of R)\n"
+    "  independent_tasks_per_s  M tasks without tensors on any chip (median of R)\n"
+    "  roundtrip_us_median      a run() of one task, submit to completion (median of K)";
 
 // Returns -1 to go on, else the exit code.
 int parse(int argc, char** argv, Options* o) {
-  strata::cli::FlagParser a = strata::bench::bench_flags(argc, argv);
-  const auto take = [&](strata::cli::FlagParser& f) {
-    if (f.is("--chips"))
-      o->chips = static_cast<int>(f.int_value(1, 64));
-    else if (f.is("--tasks"))
-      o->tasks = static_cast<int>(f.int_value(1, 100000000));
-    else if (f.is("--reps"))
-      o->reps = static_cast<int>(f.int_value(1, 100000000));
-    else if (f.is("--roundtrips"))
-      o->roundtrips = static_cast<int>(f.int_value(1, 100000000));
-    else if (f.is("--progress"))
-      o->progress = true;
-    else
-      return false;
-    return true;
-  };
-  return a.parse([&] { print_help(a.name()); }, take);
+  CLI::App app{kAbout, strata::bench::bench_name(argc, argv, "bench_dispatch")};
+  app.add_option("--chips", o->chips, "chips")->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--tasks", o->tasks, "tasks per chain / independent run")
+      ->check(CLI::Range(1, 100000000))
+      ->capture_default_str();
+  app.add_option("--reps", o->reps, "runs of each")->check(CLI::Range(1, 100000000))->capture_default_str();
+  app.add_option("--roundtrips", o->roundtrips, "one-task runs")
+      ->check(CLI::Range(1, 100000000))
+      ->capture_default_str();
+  app.add_flag("--progress", o->progress,
+               "progress lines on stderr even when it is not a terminal (on a terminal: always, once the "
+               "benchmark has run for two seconds)");
+  return strata::cli::parse(app, argc, argv);
 }
 
 }  // namespace
@@ -74,7 +58,7 @@ int parse(int argc, char** argv, Options* o) {
 int bench_dispatch_main(int argc, char** argv) {
   Options opt;
   if (int rc = parse(argc, argv, &opt); rc >= 0) return rc;
-  const char* prog = argc > 0 ? argv[0] : "bench_dispatch";
+  const char* prog = strata::bench::bench_name(argc, argv, "bench_dispatch");
   return strata::bench::run_or_report(prog, [&] {
     strata::ProgressLine progress(opt.progress);
     strata::Worker w({.chips = opt.chips, .on_progress = progress.for_runs("dispatch")});
@@ -120,14 +104,20 @@ int bench_dispatch_main(int argc, char** argv) {
     const double chain_med = quantile(chain_s, 0.5), chain_min = quantile(chain_s, 0.0);
     const double indep_med = quantile(indep_s, 0.5), indep_min = quantile(indep_s, 0.0);
     const double rt_med = quantile(rt_s, 0.5), rt_p99 = quantile(rt_s, 0.99);
-    std::printf(
-        "{\"bench\": \"dispatch\", \"version\": \"%s\", \"chips\": %d, \"tasks\": %d, \"reps\": %d, "
-        "\"chain_us_per_task\": %.3f, \"chain_us_per_task_min\": %.3f, "
-        "\"independent_tasks_per_s\": %.0f, \"independent_tasks_per_s_max\": %.0f, "
-        "\"independent_us_per_task\": %.3f, "
-        "\"roundtrips\": %d, \"roundtrip_us_median\": %.3f, \"roundtrip_us_p99\": %.3f}\n",
-        strata::version(), n, m, opt.reps, chain_med / m * 1e6, chain_min / m * 1e6, m / indep_med, m / indep_min,
-        indep_med / m * 1e6, opt.roundtrips, rt_med * 1e6, rt_p99 * 1e6);
+    using strata::cli::rounded;
+    strata::cli::print_json({{"bench", "dispatch"},
+                             {"version", strata::version()},
+                             {"chips", n},
+                             {"tasks", m},
+                             {"reps", opt.reps},
+                             {"chain_us_per_task", rounded(chain_med / m * 1e6, 3)},
+                             {"chain_us_per_task_min", rounded(chain_min / m * 1e6, 3)},
+                             {"independent_tasks_per_s", std::llround(m / indep_med)},
+                             {"independent_tasks_per_s_max", std::llround(m / indep_min)},
+                             {"independent_us_per_task", rounded(indep_med / m * 1e6, 3)},
+                             {"roundtrips", opt.roundtrips},
+                             {"roundtrip_us_median", rounded(rt_med * 1e6, 3)},
+                             {"roundtrip_us_p99", rounded(rt_p99 * 1e6, 3)}});
     return 0;
   });
 }

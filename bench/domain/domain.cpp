@@ -39,43 +39,24 @@ struct Options {
   bool progress = false;
 };
 
-void print_help(const char* prog) {
-  std::printf(
-      "usage: %s [--chips N] [--window BYTES] [--reps R] [--progress]\n"
-      "\n"
-      "Times whole Worker::run() calls that allocate and release a communication domain over N simulated\n"
-      "chips with one buffer filling the window, and prints one JSON object:\n"
-      "  alloc_release_us_median         run(allocate_domain + release); the drain frees it (median of R)\n"
-      "  alloc_memset_release_us_median  the same plus one task per chip that memsets its window (median of R)\n"
-      "  empty_run_us_median             run() of an empty orchestration function (median of R)\n"
-      "  alloc_release_in_run_us         R allocate + release pairs in one run(), divided by R\n"
-      "  first_alloc_release_us          the Worker's first run(allocate + release), with the communicator\n"
-      "                                  bring-up\n"
-      "\n"
-      "  --chips N        chips, every one a member (default 2)\n"
-      "  --window BYTES   window size per chip; K, M, G suffixes (default 1M)\n"
-      "  --reps R         samples of each (default 200)\n"
-      "  --progress       progress lines on stderr even when it is not a terminal\n",
-      prog);
-}
+constexpr const char* kAbout =
+    "Times whole Worker::run() calls that allocate and release a communication domain over N simulated\n"
+    "chips with one buffer filling the window, and prints one JSON object:\n"
+    "  alloc_release_us_median         run(allocate_domain + release); the drain frees it (median of R)\n"
+    "  alloc_memset_release_us_median  the same plus one task per chip that memsets its window (median of R)\n"
+    "  empty_run_us_median             run() of an empty orchestration function (median of R)\n"
+    "  alloc_release_in_run_us         R allocate + release pairs in one run(), divided by R\n"
+    "  first_alloc_release_us          the Worker's first run(allocate + release), with the communicator\n"
+    "                                  bring-up";
 
 // Returns -1 to go on, else the exit code.
 int parse(int argc, char** argv, Options* o) {
-  strata::cli::FlagParser a = strata::bench::bench_flags(argc, argv);
-  const auto take = [&](strata::cli::FlagParser& f) {
-    if (f.is("--chips"))
-      o->chips = static_cast<int>(f.int_value(1, 64));
-    else if (f.is("--window"))
-      o->window = f.int_value(64, int64_t{256} << 20);
-    else if (f.is("--reps"))
-      o->reps = static_cast<int>(f.int_value(1, 1000000));
-    else if (f.is("--progress"))
-      o->progress = true;
-    else
-      return false;
-    return true;
-  };
-  return a.parse([&] { print_help(a.name()); }, take);
+  CLI::App app{kAbout, strata::bench::bench_name(argc, argv, "bench_domain")};
+  app.add_option("--chips", o->chips, "chips, every one a member")->check(CLI::Range(1, 64))->capture_default_str();
+  strata::cli::size_option(app, "--window", o->window, "window size per chip", 64, int64_t{256} << 20);
+  app.add_option("--reps", o->reps, "samples of each")->check(CLI::Range(1, 1000000))->capture_default_str();
+  app.add_flag("--progress", o->progress, "progress lines on stderr even when it is not a terminal");
+  return strata::cli::parse(app, argc, argv);
 }
 
 }  // namespace
@@ -83,7 +64,7 @@ int parse(int argc, char** argv, Options* o) {
 int bench_domain_main(int argc, char** argv) {
   Options opt;
   if (int rc = parse(argc, argv, &opt); rc >= 0) return rc;
-  const char* prog = argc > 0 ? argv[0] : "bench_domain";
+  const char* prog = strata::bench::bench_name(argc, argv, "bench_domain");
   return strata::bench::run_or_report(prog, [&] {
     strata::ProgressLine progress(opt.progress);
     strata::Worker w({.chips = opt.chips, .on_progress = progress.for_runs("domain")});
@@ -137,16 +118,22 @@ int bench_domain_main(int argc, char** argv) {
     w.close();
     progress.finish();
 
-    std::printf(
-        "{\"bench\": \"domain\", \"version\": \"%s\", \"chips\": %d, \"window\": %lld, \"reps\": %d, "
-        "\"alloc_release_us_median\": %.1f, \"alloc_release_us_p90\": %.1f, \"alloc_release_us_min\": %.1f, "
-        "\"alloc_memset_release_us_median\": %.1f, \"alloc_memset_release_us_p90\": %.1f, "
-        "\"empty_run_us_median\": %.2f, "
-        "\"alloc_release_in_run_us\": %.1f, \"in_run_cycles\": %d, "
-        "\"first_alloc_release_us\": %.1f, \"zeroed\": true}\n",
-        strata::version(), opt.chips, static_cast<long long>(opt.window), opt.reps, quantile(ar, 0.5) * 1e6,
-        quantile(ar, 0.9) * 1e6, quantile(ar, 0.0) * 1e6, quantile(amr, 0.5) * 1e6, quantile(amr, 0.9) * 1e6,
-        quantile(er, 0.5) * 1e6, quantile(in_run, 0.5) * 1e6, in_run_cycles, first * 1e6);
+    using strata::cli::rounded;
+    strata::cli::print_json({{"bench", "domain"},
+                             {"version", strata::version()},
+                             {"chips", opt.chips},
+                             {"window", opt.window},
+                             {"reps", opt.reps},
+                             {"alloc_release_us_median", rounded(quantile(ar, 0.5) * 1e6, 1)},
+                             {"alloc_release_us_p90", rounded(quantile(ar, 0.9) * 1e6, 1)},
+                             {"alloc_release_us_min", rounded(quantile(ar, 0.0) * 1e6, 1)},
+                             {"alloc_memset_release_us_median", rounded(quantile(amr, 0.5) * 1e6, 1)},
+                             {"alloc_memset_release_us_p90", rounded(quantile(amr, 0.9) * 1e6, 1)},
+                             {"empty_run_us_median", rounded(quantile(er, 0.5) * 1e6, 2)},
+                             {"alloc_release_in_run_us", rounded(quantile(in_run, 0.5) * 1e6, 1)},
+                             {"in_run_cycles", in_run_cycles},
+                             {"first_alloc_release_us", rounded(first * 1e6, 1)},
+                             {"zeroed", true}});
     return 0;
   });
 }

@@ -95,7 +95,7 @@ struct ChipContext {
   std::vector<DomainBuffer> buffers;
   /// The named buffer; throws UsageError for an unknown name.
   const DomainBuffer& buffer(std::string_view buffer_name) const;
-  /// name -> address, as the seed's buffer_ptrs.
+  /// Every buffer's name -> its address on this chip.
   std::map<std::string, uint64_t> buffer_ptrs() const;
 };
 

@@ -90,15 +90,18 @@ struct Tensor {
   }
 };
 
-/// How a task touches a tensor; drives dependency inference (SPEC §2):
+/// How a task touches a tensor; drives dependency inference. Tasks are ordered per tensor base address as
+/// if they ran one by one in submission order (docs/api.md, `enum class Tag`):
 ///
-/// | tag             | waits for the last writer | becomes the last writer                  |
-/// |-----------------|---------------------------|------------------------------------------|
-/// | Input           | yes                       | no                                       |
-/// | InOut           | yes                       | yes                                      |
-/// | Output          | no                        | yes; a null `data` is allocated by strata |
-/// | OutputExisting  | no                        | yes; never allocated                     |
-/// | NoDep           | no                        | no                                       |
+/// | tag            | waits for the last writer | and every reader since it | becomes                            |
+/// |----------------|---------------------------|---------------------------|------------------------------------|
+/// | Input          | yes                       | no                        | a reader                           |
+/// | InOut          | yes                       | yes                       | the last writer                    |
+/// | Output         | yes                       | yes                       | the last writer (*)                |
+/// | OutputExisting | yes                       | yes                       | the last writer; never allocated   |
+/// | NoDep          | no                        | no                        | nothing                            |
+///
+/// (*) An Output with a null `data` is a fresh allocation from the run heap and waits for nothing.
 enum class Tag : uint8_t { Input = 0, Output, InOut, OutputExisting, NoDep, kCount };
 
 /// Name of a tag ("INPUT", ...).

@@ -217,8 +217,10 @@ class Worker {
   /// then describes the new one); domains that had a dead member are freed and their handles throw.
   /// UsageError inside a run, or in a process running other threads unless allow_threads.
   void respawn();
-  /// Shuts every child down, reaps it and unmaps everything. Always returns; a second call throws
-  /// UsageError. The destructor calls it if needed.
+  /// Frees the domains left, shuts every child down, reaps it (killing it after close_timeout) and unmaps
+  /// everything. Nothing a child did makes it throw: a first call outside run() always returns, leaving no
+  /// process and no mapping behind. Misuse throws UsageError and changes nothing: a second call, or a
+  /// call from inside run(). The destructor closes a Worker not closed yet, and never throws.
   void close();
 
   /// Shared host memory every child sees at the same address; before or after init().

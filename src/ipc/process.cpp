@@ -49,6 +49,8 @@ ChildProcess::~ChildProcess() {
 
 ChildProcess ChildProcess::spawn(const std::function<int()>& body) {
   const pid_t parent = getpid();
+  // The child inherits the log settings instead of reading (and reporting a bad value) again.
+  log::read_settings();
   // Output buffered before fork would otherwise be written twice.
   std::fflush(nullptr);
   const pid_t pid = fork();

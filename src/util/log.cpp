@@ -20,10 +20,20 @@ struct Settings {
 const Settings& settings() {
   static const Settings s = [] {
     Settings out;
-    if (const char* v = std::getenv("STRATA_LOG")) {
+    if (const char* v = std::getenv("STRATA_LOG"); v && *v) {
       static const char* const names[] = {"error", "warn", "info", "debug", "trace"};
+      bool known = false;
       for (int i = 0; i < 5; ++i)
-        if (std::strcmp(v, names[i]) == 0) out.level = static_cast<Level>(i);
+        if (std::strcmp(v, names[i]) == 0) {
+          out.level = static_cast<Level>(i);
+          known = true;
+        }
+      // Not through write(): the level this line would be filtered by is the one being read.
+      if (!known)
+        std::fprintf(stderr,
+                     "strata[%d] W log: ignoring STRATA_LOG=%s: expected one of error, warn, info, debug, trace; "
+                     "logging at warn\n",
+                     static_cast<int>(::getpid()), v);
     }
     if (const char* v = std::getenv("STRATA_LOG_SUBSYS"); v && std::strcmp(v, "all") != 0)
       out.subsys = std::string(",") + v + ",";
@@ -33,6 +43,8 @@ const Settings& settings() {
 }
 
 }  // namespace
+
+void read_settings() noexcept { (void)settings(); }
 
 bool enabled(Level level, const char* subsys) noexcept {
   const Settings& s = settings();

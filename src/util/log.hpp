@@ -1,7 +1,9 @@
 // util/log.hpp — strata's one logger: levels, per-subsystem names, one environment variable.
 //
-// STRATA_LOG=error|warn|info|debug|trace sets the level (default warn); STRATA_LOG_SUBSYS=sched,mailbox
-// limits output to those subsystems. Lines go to stderr, each prefixed with the process id so the
+// STRATA_LOG=error|warn|info|debug|trace sets the level (default warn; any other value is reported once on
+// stderr, naming it and the accepted ones, and the default is used); STRATA_LOG_SUBSYS=sched,mailbox
+// limits output to those subsystems. Both are read once per process, at the first line or at
+// read_settings(), whichever comes first. Lines go to stderr, each prefixed with the process id so the
 // output of children can be told apart. Trace logging compiles away unless STRATA_ENABLE_TRACE is set.
 // Thread-safe; safe to call in a child process after fork.
 #pragma once
@@ -12,6 +14,9 @@ namespace strata::log {
 
 enum class Level : int { Error = 0, Warn = 1, Info = 2, Debug = 3, Trace = 4 };
 
+/// Reads STRATA_LOG and STRATA_LOG_SUBSYS if they have not been read yet. Called before every fork, so
+/// that children inherit the settings and an unknown value is reported once, by the parent.
+void read_settings() noexcept;
 /// True when a line of `level` from `subsys` would be printed.
 bool enabled(Level level, const char* subsys) noexcept;
 /// Prints one line (use the macros).

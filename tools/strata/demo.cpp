@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "demo_report.hpp"
 #include "strata/strata.hpp"
 #include "workload_util.hpp"
 
@@ -111,51 +112,32 @@ using Clock = std::chrono::steady_clock;
 using strata::workloads::ms_between;
 using strata::workloads::ms_since;
 
-void print_help() {
-  std::printf(
-      "usage: strata demo --workload matmul [--chips N] [--size n] [--tiles T] [--block-dim B] [--reps R]\n"
-      "                                     [--alloc] [--trace FILE] [--progress]\n"
-      "\n"
-      "Multiplies two n x n f32 matrices on N simulated chips and one host helper, as a task graph:\n"
-      "T x T output tiles; the K dimension is split over the chips, each chip computes partial tiles for its\n"
-      "K-slice (B blocks each), reduction tasks on other chips sum the partials, and host-helper tasks check\n"
-      "every tile against a single-process reference computed here. Exits 1 if any value is off.\n"
-      "\n"
-      "  --chips N      chips (default 4)\n"
-      "  --size n       matrix size (default 512); n must be a multiple of T and at least N\n"
-      "  --tiles T      output tiles per dimension (default 4)\n"
-      "  --block-dim B  blocks per kernel task (default 2)\n"
-      "  --reps R       run the graph R times and report the fastest (default 1)\n"
-      "  --alloc        partial tiles from Orchestrator::alloc instead of auto-allocated OUTPUTs\n"
-      "  --trace FILE   write a trace of every run (ui.perfetto.dev, strata trace summary / svg)\n"
-      "  --progress     progress lines on stderr even when it is not a terminal\n");
-}
+constexpr const char* kAbout =
+    "Multiplies two n x n f32 matrices on N simulated chips and one host helper, as a task graph:\n"
+    "T x T output tiles; the K dimension is split over the chips, each chip computes partial tiles for its\n"
+    "K-slice (B blocks each), reduction tasks on other chips sum the partials, and host-helper tasks check\n"
+    "every tile against a single-process reference computed here. Exits 1 if any value is off.\n"
+    "(strata demo --workload matmul [options])";
 
 int parse(int argc, char** argv, DemoOptions* o) {
-  const auto take = [&](strata::tool::FlagParser& p) {
-    if (p.is("--chips"))
-      o->chips = static_cast<int>(p.int_value(1, 64));
-    else if (p.is("--size"))
-      o->n = p.int_value(1, 16384);
-    else if (p.is("--tiles"))
-      o->tiles = p.int_value(1, 64);
-    else if (p.is("--block-dim"))
-      o->block_dim = static_cast<uint32_t>(p.int_value(1, 64));
-    else if (p.is("--reps"))
-      o->reps = static_cast<int>(p.int_value(1, 1000));
-    else if (p.is("--alloc"))
-      o->use_alloc = true;
-    else if (p.is("--trace"))
-      o->trace = p.string_value();
-    else if (p.is("--progress"))
-      o->progress = true;
-    else
-      return false;
-    return true;
-  };
-  if (int rc = strata::tool::command_flags(argc, argv, "demo").parse(print_help, take); rc >= 0) return rc;
+  CLI::App app{kAbout, argv[0]};
+  app.add_option("--chips", o->chips, "chips")->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--size", o->n, "matrix size n: a multiple of --tiles and at least --chips")
+      ->check(CLI::Range(1, 16384))
+      ->capture_default_str();
+  app.add_option("--tiles", o->tiles, "output tiles per dimension")->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--block-dim", o->block_dim, "blocks per kernel task")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--reps", o->reps, "run the graph R times and report the fastest")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_flag("--alloc", o->use_alloc, "partial tiles from Orchestrator::alloc instead of auto-allocated OUTPUTs");
+  app.add_option("--trace", o->trace, "write a trace of every run (ui.perfetto.dev, strata trace summary / svg)");
+  app.add_flag("--progress", o->progress, "progress lines on stderr even when it is not a terminal");
+  if (int rc = strata::cli::parse(app, argc, argv); rc >= 0) return rc;
   if (o->n % o->tiles != 0 || o->n < o->chips) {
-    std::fprintf(stderr, "strata demo: --size %lld must be a multiple of --tiles %lld and at least --chips %d\n",
+    std::fprintf(stderr, "%s: --size %lld must be a multiple of --tiles %lld and at least --chips %d\n", argv[0],
                  static_cast<long long>(o->n), static_cast<long long>(o->tiles), o->chips);
     return strata::tool::kUsageExit;
   }
@@ -209,7 +191,7 @@ int demo_matmul_main(int argc, char** argv) {
     auto reduce_k = w.register_kernel("demo_reduce");
     auto check_h = w.register_host(check_tile, "check_tile");
     w.init();
-    std::printf("[init]    %d chips and 1 host helper started in %.1f ms\n", N, ms_since(t_init));
+    print_phase("init", "%d chips and 1 host helper started: %.1f ms", N, ms_since(t_init));
 
     auto a = w.create_buffer<float>(size_t(n * n));
     auto b = w.create_buffer<float>(size_t(n * n));
@@ -221,7 +203,7 @@ int demo_matmul_main(int argc, char** argv) {
     auto t_ref = Clock::now();
     reference(a.data(), b.data(), ref.data(), n);
     const double ref_ms = ms_since(t_ref);
-    std::printf("[ref]     single-process reference computed in %.1f ms\n", ref_ms);
+    print_phase("reference", "this process computed the single-process reference: %.1f ms", ref_ms);
 
     const auto tile_tensor = [&](int64_t i, int64_t j) {
       return Tensor::make(c.data() + (i * T + j) * ts * ts, {ts, ts}, DType::F32);
@@ -289,15 +271,13 @@ int demo_matmul_main(int argc, char** argv) {
         t_submitted = Clock::now();
         // Chips have been running since the first submit; run() now waits for the rest (drain).
         if (rep == 0)
-          std::printf(
-              "[submit]  graph of %d tasks built and submitted in %.2f ms: %d partial products, "
-              "%d reductions, %d host checks\n",
-              counts.total(), ms_between(t_run, t_submitted), counts.partial, counts.reduce, counts.check);
+          print_phase("submit", "%d partial products, %d reductions, %d host checks built and submitted: %.2f ms",
+                      counts.partial, counts.reduce, counts.check, ms_between(t_run, t_submitted));
         std::fflush(stdout);
       });
       const double submit_ms = ms_between(t_run, t_submitted);
       const double drain_ms = ms_since(t_submitted);
-      std::printf("[run]     %s%d tasks finished %.2f ms after the last submit (%.2f ms in all)\n",
+      print_phase("run", "%s%d tasks finished: %.2f ms after the last submit, %.2f ms in all",
                   opt.reps > 1 ? ("rep " + std::to_string(rep + 1) + ": ").c_str() : "", counts.total(), drain_ms,
                   submit_ms + drain_ms);
       if (submit_ms + drain_ms < best_submit + best_drain) {
@@ -332,7 +312,7 @@ int demo_matmul_main(int argc, char** argv) {
     const double verify_ms = ms_since(t_verify);
     w.close();
     progress.finish();
-    if (!opt.trace.empty()) std::printf("[trace]   written to %s\n", opt.trace.c_str());
+    if (!opt.trace.empty()) print_phase("trace", "written to %s", opt.trace.c_str());
 
     // f32 dot products of length n with terms in [-1, 1): rounding stays far below this bound; a lost or
     // doubled partial product is off by whole units.
@@ -342,24 +322,26 @@ int demo_matmul_main(int argc, char** argv) {
     const bool pass = finite && max_err <= tol && helper_agrees;
     const double run_ms = best_submit + best_drain;
     const double gflops = 2.0 * double(n) * double(n) * double(n) / (run_ms * 1e6);
-    std::printf(
-        "[verify]  host helper: max |C - R| = %.3g, checksum %.6f; this process: max |C - R| = %.3g, "
-        "checksum %.6f (reference %.6f)\n",
-        helper_max_err, helper_checksum, max_err, checksum, ref_checksum);
-    std::printf("\nsummary\n");
-    std::printf("  tasks run          %d per run (%d partial, %d reduce on chips; %d check on the host helper)\n",
-                counts.total(), counts.partial, counts.reduce, counts.check);
-    std::printf("  build + submit     %.2f ms\n", best_submit);
-    std::printf("  run (drain)        %.2f ms\n", best_drain);
-    std::printf("  verify             %.2f ms  (reference on one core: %.1f ms)\n", verify_ms, ref_ms);
-    std::printf("  throughput         %.2f GFLOP/s  (%.2f GFLOP/s single-process reference)\n", gflops,
-                2.0 * double(n) * double(n) * double(n) / (ref_ms * 1e6));
-    std::printf("  max error          %.3g  (tolerance %.3g)\n", max_err, tol);
-    if (!helper_agrees) std::printf("  host helper        its report disagrees with this process's check\n");
-    std::printf("  result             %s\n", pass ? "PASS" : "FAIL");
+    print_phase("verify",
+                "host helper: max |C - R| = %.3g, checksum %.6f; this process: max |C - R| = %.3g, "
+                "checksum %.6f (reference %.6f)",
+                helper_max_err, helper_checksum, max_err, checksum, ref_checksum);
+    std::printf("\nsummary%s\n", opt.reps > 1 ? " (fastest repetition)" : "");
+    print_summary("submit",
+                  "%8.2f ms  %d tasks built and submitted (%d partial, %d reduce on chips; %d check on "
+                  "the host helper)",
+                  best_submit, counts.total(), counts.partial, counts.reduce, counts.check);
+    print_summary("run", "%8.2f ms  until the last task finished after the last submit (drain)", best_drain);
+    print_summary("verify", "%8.2f ms  C checked here against the reference (reference on one core: %.1f ms)",
+                  verify_ms, ref_ms);
+    print_summary("throughput", "%.2f GFLOP/s  (%.2f GFLOP/s single-process reference)", gflops,
+                  2.0 * double(n) * double(n) * double(n) / (ref_ms * 1e6));
+    print_summary("max error", "%.3g  (tolerance %.3g)", max_err, tol);
+    if (!helper_agrees) print_summary("host helper", "its report disagrees with this process's check");
+    print_summary("result", "%s", pass ? "PASS" : "FAIL");
     return pass ? 0 : 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "strata demo: FAILED: %s\n", e.what());
+    std::fprintf(stderr, "%s: FAILED: %s\n", argv[0], e.what());
     return 1;
   }
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "demo_report.hpp"
 #include "ffn_tp.hpp"
 #include "strata/strata.hpp"
 #include "workload_util.hpp"
@@ -34,60 +35,41 @@ struct Options {
   bool progress = false;
 };
 
-void print_help() {
-  std::printf(
-      "usage: strata demo [--chips N] [--tokens T] [--d-model D] [--d-ff F] [--block-dim B] [--reps R]\n"
-      "                   [--trace FILE] [--progress]\n"
-      "       strata demo --workload matmul [options]   (the tiled matmul demo; --workload matmul --help)\n"
-      "\n"
-      "A tensor-parallel feed-forward layer Y = relu(X*W1)*W2 on N simulated chips and one host helper:\n"
-      "a communication domain over the chips, W1 sharded by columns and W2 by rows, one shard matmul per\n"
-      "chip into its window, an allreduce that sums the partials (it waits for the matmul through tag\n"
-      "inference alone), and every chip's Y checked against a single-process reference that the host\n"
-      "helper computes. Prints the time of each phase (allocate, load, compute, communicate, fetch).\n"
-      "Exits 1 if any value is off.\n"
-      "\n"
-      "  --workload W   ffn (default) or matmul\n"
-      "  --chips N      chips (default 4)\n"
-      "  --tokens T     rows of X (default 128)\n"
-      "  --d-model D    columns of X and Y (default 512)\n"
-      "  --d-ff F       hidden dimension, sharded over the chips (default 2048; at least N)\n"
-      "  --block-dim B  blocks per kernel task (default 2)\n"
-      "  --reps R       run the layer R times and report the fastest (default 1)\n"
-      "  --trace FILE   write a trace of every run: open it in ui.perfetto.dev, or read it with\n"
-      "                 'strata trace summary FILE' and 'strata trace svg FILE -o run.svg'\n"
-      "  --progress     progress lines on stderr even when it is not a terminal\n");
-}
+constexpr const char* kAbout =
+    "A tensor-parallel feed-forward layer Y = relu(X*W1)*W2 on N simulated chips and one host helper:\n"
+    "a communication domain over the chips, W1 sharded by columns and W2 by rows, one shard matmul per\n"
+    "chip into its window, an allreduce that sums the partials (it waits for the matmul through tag\n"
+    "inference alone), and every chip's Y checked against a single-process reference that the host\n"
+    "helper computes. Prints the time of each phase (allocate, load, compute, communicate, fetch).\n"
+    "Exits 1 if any value is off. 'strata demo --workload matmul --help': the tiled matmul demo.";
 
 int parse(int argc, char** argv, Options* o) {
-  const auto take = [&](strata::tool::FlagParser& p) {
-    if (p.is("--workload")) {
-      const std::string wl = p.string_value();
-      if (!p.failed() && wl != "ffn") p.fail("--workload expects 'ffn' or 'matmul', got '" + wl + "'");
-    } else if (p.is("--chips")) {
-      o->shape.chips = static_cast<int>(p.int_value(1, 16));
-    } else if (p.is("--tokens")) {
-      o->shape.tokens = p.int_value(1, 1 << 16);
-    } else if (p.is("--d-model")) {
-      o->shape.d_model = p.int_value(1, 1 << 14);
-    } else if (p.is("--d-ff")) {
-      o->shape.d_ff = p.int_value(1, 1 << 16);
-    } else if (p.is("--block-dim")) {
-      o->block_dim = static_cast<uint32_t>(p.int_value(1, 64));
-    } else if (p.is("--reps")) {
-      o->reps = static_cast<int>(p.int_value(1, 1000));
-    } else if (p.is("--trace")) {
-      o->trace = p.string_value();
-    } else if (p.is("--progress")) {
-      o->progress = true;
-    } else {
-      return false;
-    }
-    return true;
-  };
-  if (int rc = strata::tool::command_flags(argc, argv, "demo").parse(print_help, take); rc >= 0) return rc;
+  CLI::App app{kAbout, argv[0]};
+  std::string workload = "ffn";
+  app.add_option("--workload", workload, "ffn, or matmul for the tiled matmul demo")
+      ->check(CLI::IsMember({"ffn", "matmul"}))
+      ->capture_default_str();
+  app.add_option("--chips", o->shape.chips, "chips")->check(CLI::Range(1, 16))->capture_default_str();
+  app.add_option("--tokens", o->shape.tokens, "rows of X")->check(CLI::Range(1, 1 << 16))->capture_default_str();
+  app.add_option("--d-model", o->shape.d_model, "columns of X and Y")
+      ->check(CLI::Range(1, 1 << 14))
+      ->capture_default_str();
+  app.add_option("--d-ff", o->shape.d_ff, "hidden dimension, sharded over the chips (at least --chips)")
+      ->check(CLI::Range(1, 1 << 16))
+      ->capture_default_str();
+  app.add_option("--block-dim", o->block_dim, "blocks per kernel task")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--reps", o->reps, "run the layer R times and report the fastest")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--trace", o->trace,
+                 "write a trace of every run: open it in ui.perfetto.dev, or read it with "
+                 "'strata trace summary FILE' and 'strata trace svg FILE -o run.svg'");
+  app.add_flag("--progress", o->progress, "progress lines on stderr even when it is not a terminal");
+  if (int rc = strata::cli::parse(app, argc, argv); rc >= 0) return rc;
   if (o->shape.d_ff < o->shape.chips) {
-    std::fprintf(stderr, "strata demo: --d-ff %lld must be at least --chips %d\n",
+    std::fprintf(stderr, "%s: --d-ff %lld must be at least --chips %d\n", argv[0],
                  static_cast<long long>(o->shape.d_ff), o->shape.chips);
     return strata::tool::kUsageExit;
   }
@@ -136,7 +118,7 @@ int demo_main(int argc, char** argv) {
     FfnTp ffn(w);
     auto ref_task = w.register_host(ffn_reference_task, "ffn_reference");
     w.init();
-    std::printf("[init]        %d chips and 1 host helper started: %.1f ms\n", n, ms_since(t_init));
+    print_phase("init", "%d chips and 1 host helper started: %.1f ms", n, ms_since(t_init));
 
     auto x = w.create_buffer<float>(size_t(s.tokens * s.d_model));
     auto w1 = w.create_buffer<float>(size_t(s.d_model * s.d_ff));
@@ -157,7 +139,7 @@ int demo_main(int argc, char** argv) {
                                   .scalar(s.d_ff));
     });
     const double ref_ms = ms_since(t_ref);
-    std::printf("[reference]   the host helper computed the single-process reference: %.1f ms (%.2f GFLOP/s)\n", ref_ms,
+    print_phase("reference", "the host helper computed the single-process reference: %.1f ms (%.2f GFLOP/s)", ref_ms,
                 ffn_flops(s) / (ref_ms * 1e6));
 
     FfnTimings best;
@@ -172,7 +154,7 @@ int demo_main(int argc, char** argv) {
       w.run([&](Orchestrator& o) { tm = ffn.forward(o, s, x.data(), w1.data(), w2.data(), &ys, ro); });
       const double total = tm.allocate_ms + tm.load_ms + tm.compute_ms + tm.communicate_ms;
       if (opt.reps > 1)
-        std::printf("[rep %d]       allocate %.2f, load %.2f, compute %.2f, communicate %.2f ms\n", rep + 1,
+        print_phase("run", "rep %d: allocate %.2f, load %.2f, compute %.2f, communicate %.2f ms", rep + 1,
                     tm.allocate_ms, tm.load_ms, tm.compute_ms, tm.communicate_ms);
       if (total < best_total) {
         best_total = total;
@@ -193,24 +175,24 @@ int demo_main(int argc, char** argv) {
       ranks_agree = ranks_agree && std::memcmp(y.data(), ys[0].data(), y.size() * sizeof(float)) == 0;
     }
     const bool pass = finite && max_err <= tol;
-    std::printf("[verify]      %d chips x %zu values of Y vs the reference: max |error| %.3g (tolerance %.3g)%s\n", n,
+    print_phase("verify", "%d chips x %zu values of Y vs the reference: max |error| %.3g (tolerance %.3g)%s", n,
                 ys[0].size(), max_err, tol, ranks_agree ? "; every chip holds the same Y" : "");
     w.close();
     progress.finish();
-    if (!opt.trace.empty()) std::printf("[trace]       written to %s\n", opt.trace.c_str());
+    if (!opt.trace.empty()) print_phase("trace", "written to %s", opt.trace.c_str());
 
     std::printf("\nsummary%s\n", opt.reps > 1 ? " (fastest repetition)" : "");
-    std::printf("  allocate      %8.2f ms  domain over %d chips\n", best.allocate_ms, n);
-    std::printf("  load          %8.2f ms  X and the weight shards copied into the windows\n", best.load_ms);
-    std::printf("  compute       %8.2f ms  shard matmuls, %.2f GFLOP/s (reference on one core: %.2f GFLOP/s)\n",
-                best.compute_ms, ffn_flops(s) / (best.compute_ms * 1e6), ffn_flops(s) / (ref_ms * 1e6));
-    std::printf("  communicate   %8.2f ms  allreduce of %.1f KiB over %d ranks\n", best.communicate_ms,
-                double(s.tokens * s.d_model) * sizeof(float) / 1024.0, n);
-    std::printf("  max error     %.3g  (tolerance %.3g)\n", max_err, tol);
-    std::printf("  result        %s\n", pass ? "PASS" : "FAIL");
+    print_summary("allocate", "%8.2f ms  domain over %d chips", best.allocate_ms, n);
+    print_summary("load", "%8.2f ms  X and the weight shards copied into the windows", best.load_ms);
+    print_summary("compute", "%8.2f ms  shard matmuls, %.2f GFLOP/s (reference on one core: %.2f GFLOP/s)",
+                  best.compute_ms, ffn_flops(s) / (best.compute_ms * 1e6), ffn_flops(s) / (ref_ms * 1e6));
+    print_summary("communicate", "%8.2f ms  allreduce of %.1f KiB over %d ranks", best.communicate_ms,
+                  double(s.tokens * s.d_model) * sizeof(float) / 1024.0, n);
+    print_summary("max error", "%.3g  (tolerance %.3g)", max_err, tol);
+    print_summary("result", "%s", pass ? "PASS" : "FAIL");
     return pass ? 0 : 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "strata demo: FAILED: %s\n", e.what());
+    std::fprintf(stderr, "%s: FAILED: %s\n", argv[0], e.what());
     return 1;
   }
 }

@@ -1,4 +1,6 @@
-// tools/strata/main.cpp — entry point of the `strata` tool: picks the subcommand.
+// tools/strata/main.cpp — entry point of the `strata` tool. kCommands is the one table of its commands:
+// `strata` with no command prints the usage and exits 2, `strata --help` prints it and exits 0, and each
+// command parses the rest of the line itself (cli.hpp).
 #include <cstdio>
 #include <string_view>
 
@@ -8,47 +10,32 @@
 
 namespace {
 
-void print_usage(std::FILE* out) {
-  std::fprintf(out,
-               "usage: strata <command> [options]\n"
-               "\n"
-               "commands:\n"
-               "  info                 version, backends and every tunable (environment variable, default, value)\n"
-               "  demo [options]       a tensor-parallel feed-forward layer on 4 simulated chips: a domain, shard\n"
-               "                       matmuls, an allreduce, checked against a single-process reference\n"
-               "                       (strata demo --help; --workload matmul for the tiled matmul demo)\n"
-               "  bench <workload> ... dispatch, domain or allreduce benchmark; prints one JSON object\n"
-               "                       (strata bench --help)\n"
-               "  trace summary FILE   what a trace (--trace FILE, STRATA_TRACE) says: per-child load, the critical\n"
-               "                       path, the longest tasks, back-pressure, failures\n"
-               "  trace svg FILE -o OUT.svg\n"
-               "                       a swimlane picture of the trace (strata trace --help)\n"
-               "  version              the library version\n"
-               "  help                 this text\n");
+int version_main(int argc, char** argv) {
+  CLI::App app{"Prints the library version.", argv[0]};
+  if (int rc = strata::cli::parse(app, argc, argv); rc >= 0) return rc;
+  std::printf("strata %s\n", strata::version());
+  return 0;
 }
+
+using namespace strata::tool;
+
+constexpr strata::cli::Subcommand kCommands[] = {
+    {"info", "[--json]", "version, backends and every tunable (environment variable, default, value)", info_main},
+    {"demo", "[options]",
+     "a tensor-parallel feed-forward layer on 4 simulated chips: a domain, shard matmuls, an allreduce,\n"
+     "checked against a single-process reference (--workload matmul: the tiled matmul demo)",
+     demo_main},
+    {"bench", "<workload> [options]", "dispatch, domain or allreduce benchmark; prints one JSON object", bench_main},
+    {"trace", "summary|svg FILE [options]",
+     "what a trace (--trace FILE, STRATA_TRACE) says: per-child load, the critical path, the longest\n"
+     "tasks, back-pressure, failures; or a swimlane picture of it",
+     trace_main},
+    {"version", "", "the library version", version_main},
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace strata::tool;
-  if (argc < 2) {
-    print_usage(stdout);
-    return 0;
-  }
-  std::string_view cmd = argv[1];
-  if (cmd == "info") return info_main(argc - 1, argv + 1);
-  if (cmd == "demo") return demo_main(argc - 1, argv + 1);
-  if (cmd == "bench") return bench_main(argc - 1, argv + 1);
-  if (cmd == "trace") return trace_main(argc - 1, argv + 1);
-  if (cmd == "version" || cmd == "--version") {
-    std::printf("strata %s\n", strata::version());
-    return 0;
-  }
-  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
-    print_usage(stdout);
-    return 0;
-  }
-  std::fprintf(stderr, "strata: unknown command '%s'\n\n", argv[1]);
-  print_usage(stderr);
-  return kUsageExit;
+  if (argc == 2 && std::string_view(argv[1]) == "--version") return version_main(1, argv);
+  return strata::cli::dispatch("strata", "runs strata's demo, benchmarks and tools", kCommands, argc, argv);
 }

@@ -6,8 +6,9 @@
 
 namespace strata::tool {
 
-/// argv[0] is "trace". Exit codes: 0 done, 1 the trace could not be read or the picture not written,
-/// 2 the command line was wrong (cli::kUsageExit). Messages on stderr start with "strata trace: ".
+/// argv[0] is "strata trace" (the name messages start with). Exit codes: 0 done, 1 the trace could not be
+/// read or the picture not written, 2 the command line was wrong (cli::kUsageExit). Messages on stderr
+/// start with "strata trace: " or, for a subcommand's flags, "strata trace <subcommand>: ".
 int trace_main(int argc, char** argv);
 
 }  // namespace strata::tool
