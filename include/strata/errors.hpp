@@ -5,9 +5,11 @@
 // mailboxes and are turned into one of these at the API boundary, in the thread that called strata.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace strata {
 
@@ -50,31 +52,51 @@ enum class ChildKind : uint8_t { Chip = 0, Sub, Worker };
 /// "chip", "sub", "worker".
 const char* child_kind_name(ChildKind kind) noexcept;
 
-/// run() failed because a task failed: the first failing task, where it ran and its message.
+/// One level of a task failure: the task that failed at that level and the child that ran it.
+struct Frame {
+  /// Level of the Worker that submitted the task (3: a node, 4: a pod, ...).
+  int level = 3;
+  uint64_t task_id = 0;
+  std::string task_name;
+  ChildKind child_kind = ChildKind::Chip;
+  /// Index of the child among its kind (chip index, sub index, worker index); -1 if none ran it.
+  int child_index = -1;
+};
+
+/// The most bytes of a failure's message that cross a mailbox whole; a longer message is cut there and
+/// says so ("... [cut: N more bytes]").
+inline constexpr size_t kMaxErrorMessageBytes = 4096;
+
+/// run() failed because a task failed: the first failing task, where it ran, and what went wrong there.
 /// Tasks that depended on it were not run (poisoned). The Worker stays usable if its children are alive.
+///
+/// At level 4 and above the failure happened inside a task of a child Worker: frames() holds every
+/// level, this Worker's task first and the task that actually failed last; message() and error_type()
+/// describe the innermost failure. what() is one line: "task #3 'step' failed on worker 1: task #5 'mm'
+/// failed on chip 1: std::runtime_error: <message>".
 class TaskError : public Error {
  public:
-  TaskError(const std::string& what, uint64_t task_id, std::string task_name, ChildKind kind, int child,
-            std::string message)
-      : Error(what),
-        task_id_(task_id),
-        task_name_(std::move(task_name)),
-        kind_(kind),
-        child_(child),
-        message_(std::move(message)) {}
-  uint64_t task_id() const noexcept { return task_id_; }
-  const std::string& task_name() const noexcept { return task_name_; }
-  ChildKind child_kind() const noexcept { return kind_; }
-  /// Index of the child among its kind (chip index, sub index, worker index); -1 if none ran it.
-  int child_index() const noexcept { return child_; }
-  /// The child's own message (for a nested Worker, the chain of where it happened).
+  /// `frames` outermost first (at least one); `error_type` the demangled type of the exception caught
+  /// where the task failed ("" if the failure was not an exception: a timeout, a lost child, ...).
+  TaskError(std::vector<Frame> frames, std::string error_type, std::string message);
+
+  /// This Worker's failing task and the child that ran it (frames().front()).
+  uint64_t task_id() const noexcept { return frames_.front().task_id; }
+  const std::string& task_name() const noexcept { return frames_.front().task_name; }
+  ChildKind child_kind() const noexcept { return frames_.front().child_kind; }
+  int child_index() const noexcept { return frames_.front().child_index; }
+  /// What the failing code said (the exception's what(), or strata's account of a timeout or a death),
+  /// at the innermost level.
   const std::string& message() const noexcept { return message_; }
+  /// The type of the exception the failing task threw, demangled ("std::out_of_range", "SentinelError");
+  /// "" when the failure was not an exception.
+  const std::string& error_type() const noexcept { return error_type_; }
+  /// Every level, outermost first: one frame at level 3, one more per level of nesting.
+  const std::vector<Frame>& frames() const noexcept { return frames_; }
 
  private:
-  uint64_t task_id_;
-  std::string task_name_;
-  ChildKind kind_;
-  int child_;
+  std::vector<Frame> frames_;
+  std::string error_type_;
   std::string message_;
 };
 

@@ -56,6 +56,33 @@ const char* child_kind_name(ChildKind kind) noexcept {
   return "child";
 }
 
+namespace {
+std::string frame_text(const Frame& f) {
+  std::string s = "task #" + std::to_string(f.task_id) + " '" + f.task_name + "' failed";
+  if (f.child_index >= 0) {
+    s += " on ";
+    if (f.child_kind == ChildKind::Worker) s += "L" + std::to_string(f.level - 1) + " ";
+    s += std::string(child_kind_name(f.child_kind)) + " " + std::to_string(f.child_index);
+  }
+  return s;
+}
+
+std::string task_error_text(const std::vector<Frame>& frames, const std::string& type, const std::string& message) {
+  std::string s;
+  for (const Frame& f : frames) s += frame_text(f) + ": ";
+  if (!type.empty()) s += type + ": ";
+  return s + message;
+}
+}  // namespace
+
+TaskError::TaskError(std::vector<Frame> frames, std::string error_type, std::string message)
+    : Error(task_error_text(frames, error_type, message)),
+      frames_(std::move(frames)),
+      error_type_(std::move(error_type)),
+      message_(std::move(message)) {
+  if (frames_.empty()) frames_.push_back(Frame{});
+}
+
 Tensor Tensor::make(void* data, std::span<const int64_t> shape, DType dtype) {
   if (shape.size() > static_cast<size_t>(kMaxDims))
     throw UsageError("Tensor::make: " + std::to_string(shape.size()) + " dimensions; at most " +

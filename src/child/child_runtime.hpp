@@ -10,6 +10,7 @@
 
 #include "child/runtime.hpp"
 #include "ipc/codec.hpp"
+#include "ipc/task_failure.hpp"
 
 namespace strata::child {
 
@@ -37,7 +38,7 @@ class ChildRuntime {
 
   // task_runner.cpp
   void run_task(const ipc::DecodedFrame& f, int64_t start_ns);
-  bool call(const ipc::DecodedFrame& f, std::string* error);
+  bool call(const ipc::DecodedFrame& f, ipc::TaskFailure* failure);
 
   // control.cpp
   Answer serve_control(const ipc::DecodedFrame& f);

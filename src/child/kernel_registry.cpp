@@ -1,9 +1,13 @@
 #include "child/kernel_registry.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <mutex>
+#include <string>
 #include <utility>
+
+#include "ipc/task_failure.hpp"
 
 namespace strata::child {
 namespace {
@@ -52,18 +56,28 @@ KernelRegistrar::KernelRegistrar(const char* name, KernelFn fn) noexcept {
 }
 
 int kernel_entry_call(KernelFn fn, const TaskContext* ctx, char* err, size_t err_len) noexcept {
-  auto put = [&](const char* msg) {
-    if (err && err_len) {
-      std::snprintf(err, err_len, "%s", msg);
-    }
+  // "<type>\0<message>\0", each part cut to what fits.
+  auto put = [&](const std::string& type, const char* msg) {
+    if (!err || err_len < 2) return;
+    const int n = std::snprintf(err, err_len, "%s", type.c_str());
+    const size_t at = std::min(err_len - 1, static_cast<size_t>(n < 0 ? 0 : n)) + 1;
+    if (at < err_len) std::snprintf(err + at, err_len - at, "%s", msg);
   };
   try {
     fn(*ctx);
     return 0;
   } catch (const std::exception& e) {
-    put(e.what());
+    try {
+      put(ipc::current_exception_type(), e.what());
+    } catch (...) {
+      put("", e.what());
+    }
   } catch (...) {
-    put("kernel threw a non-standard exception");
+    try {
+      put(ipc::current_exception_type(), "kernel threw an exception that is not a std::exception");
+    } catch (...) {
+      put("", "kernel threw an exception that is not a std::exception");
+    }
   }
   return 1;
 }

@@ -2,6 +2,7 @@
 // it by kind (kernel through the backend, host callable, orchestration function on the inner Worker),
 // mark the board, post the completion.
 #include "child/child_runtime.hpp"
+#include "ipc/task_failure.hpp"
 #include "strata/worker.hpp"
 #include "util/sys.hpp"
 
@@ -20,8 +21,8 @@ void ChildRuntime::run_task(const ipc::DecodedFrame& f, int64_t start_ns) {
   ipc::board_start(s_.board, fh.task_id);
   const int64_t run_start = fh.ndeps ? sys::now_ns() : start_ns;
   ch_.set_running(fh.task_id, run_start, fh.timeout_ns > 0 ? run_start + fh.timeout_ns : 0);
-  std::string err;
-  const bool ok = call(f, &err);
+  ipc::TaskFailure failure;
+  const bool ok = call(f, &failure);
   // Stamped before the board says so: a consumer elsewhere never starts before this end.
   const int64_t end = sys::now_ns();
   // The running record stays until the next task replaces it: the parent reads it only for the task
@@ -30,10 +31,19 @@ void ChildRuntime::run_task(const ipc::DecodedFrame& f, int64_t start_ns) {
   if (ok)
     ch_.complete(fh.task_id, fh.part, ipc::Status::Ok, ipc::ErrorCode::None, 0, run_start, end, {});
   else
-    ch_.complete(fh.task_id, fh.part, ipc::Status::Failed, ipc::ErrorCode::Exception, 0, run_start, end, err);
+    ch_.complete(fh.task_id, fh.part, ipc::Status::Failed, ipc::ErrorCode::Exception, 0, run_start, end,
+                 ipc::encode_task_failure(failure));
 }
 
-bool ChildRuntime::call(const ipc::DecodedFrame& f, std::string* error) {
+namespace {
+// Fills `f` from the exception being handled (call inside a catch block).
+void capture_exception(ipc::TaskFailure* f, const char* what) {
+  f->type = ipc::current_exception_type();
+  f->message = what;
+}
+}  // namespace
+
+bool ChildRuntime::call(const ipc::DecodedFrame& f, ipc::TaskFailure* failure) {
   const ipc::FrameHeader& fh = f.header;
   const TaskContext ctx({f.tensors, fh.ntensors}, {f.tags, fh.ntensors}, {f.scalars, fh.nscalars}, fh.task_id, 0,
                         fh.block_dim, s_.index, fh.part, fh.parts);
@@ -41,27 +51,27 @@ bool ChildRuntime::call(const ipc::DecodedFrame& f, std::string* error) {
   switch (s_.kind) {
     case ChildKind::Chip:
       if (fh.callable >= c.kernels.size() || (!c.kernels[fh.callable].impl.fn && !c.kernels[fh.callable].impl.entry)) {
-        *error = "unknown kernel id " + std::to_string(fh.callable);
+        failure->message = "unknown kernel id " + std::to_string(fh.callable);
         return false;
       }
-      return backend_->run_kernel(c.kernels[fh.callable].impl, ctx, error);
+      return backend_->run_kernel(c.kernels[fh.callable].impl, ctx, failure);
     case ChildKind::Sub:
       if (fh.callable >= c.hosts.size()) {
-        *error = "unknown host callable id " + std::to_string(fh.callable);
+        failure->message = "unknown host callable id " + std::to_string(fh.callable);
         return false;
       }
       try {
         c.hosts[fh.callable].fn(ctx);
         return true;
       } catch (const std::exception& e) {
-        *error = e.what();
+        capture_exception(failure, e.what());
       } catch (...) {
-        *error = "host callable threw a non-standard exception";
+        capture_exception(failure, "host callable threw an exception that is not a std::exception");
       }
       return false;
     case ChildKind::Worker:
       if (fh.callable >= c.orchs.size()) {
-        *error = "unknown orchestration function id " + std::to_string(fh.callable);
+        failure->message = "unknown orchestration function id " + std::to_string(fh.callable);
         return false;
       }
       try {
@@ -69,10 +79,15 @@ bool ChildRuntime::call(const ipc::DecodedFrame& f, std::string* error) {
         if (s_.on_orch_task) s_.on_orch_task(fh.task_id);
         s_.inner->run([&](Orchestrator& o) { fn(o, ctx); });
         return true;
+      } catch (const TaskError& e) {
+        // A task of the inner Worker failed: its levels travel as data, its innermost failure as is.
+        failure->type = e.error_type();
+        failure->message = e.message();
+        failure->frames = e.frames();
       } catch (const std::exception& e) {
-        *error = e.what();
+        capture_exception(failure, e.what());
       } catch (...) {
-        *error = "orchestration function threw a non-standard exception";
+        capture_exception(failure, "orchestration function threw an exception that is not a std::exception");
       }
       return false;
   }

@@ -56,12 +56,17 @@ std::unique_ptr<BackendShared> prepare_backend(const std::string& name, int chip
   return e->prepare(chip_count, error);
 }
 
-bool kernel_invoke(const KernelImpl& k, const TaskContext& ctx, std::string* error) noexcept {
-  char msg[4096];
-  msg[0] = '\0';
+bool kernel_invoke(const KernelImpl& k, const TaskContext& ctx, ipc::TaskFailure* failure) noexcept {
+  // The entry writes "<exception type>\0<message>\0" (strata/kernel.hpp).
+  char msg[ipc::kMaxNameBytes + kMaxErrorMessageBytes + 2];
+  std::memset(msg, 0, sizeof msg);
   int rc = k.entry ? k.entry(&ctx, msg, sizeof msg) : detail::kernel_entry_call(k.fn, &ctx, msg, sizeof msg);
   if (rc == 0) return true;
-  *error = msg[0] ? msg : "kernel returned error " + std::to_string(rc);
+  msg[sizeof msg - 1] = '\0';
+  const size_t type_len = std::strlen(msg);
+  failure->type.assign(msg, type_len);
+  failure->message = type_len + 1 < sizeof msg ? std::string(msg + type_len + 1) : std::string();
+  if (failure->message.empty()) failure->message = "kernel returned error " + std::to_string(rc);
   return false;
 }
 

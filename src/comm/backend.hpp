@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "ipc/task_failure.hpp"
 #include "strata/comm_context.h"
 #include "strata/kernel.hpp"
 
@@ -38,8 +39,8 @@ struct KernelImpl {
   detail::KernelEntry entry = nullptr;
 };
 
-/// Calls one block of a kernel, turning an exception into false + message. Thread-safe.
-bool kernel_invoke(const KernelImpl& k, const TaskContext& ctx, std::string* error) noexcept;
+/// Calls one block of a kernel, turning an exception into false + its type and message. Thread-safe.
+bool kernel_invoke(const KernelImpl& k, const TaskContext& ctx, ipc::TaskFailure* failure) noexcept;
 
 /// What a backend sets up in the parent before the chips are forked (e.g. the sim backend's device
 /// memory, which must be mapped before fork so every chip sees every window at the same address).
@@ -82,8 +83,8 @@ class ChipBackend {
   /// Releases everything start() and later calls acquired.
   virtual void stop() noexcept = 0;
   /// Runs `kernel` as ctx.block_dim() blocks (each call gets its own block_idx) and returns once all
-  /// have finished; false + the first block's message if any block failed.
-  virtual bool run_kernel(const KernelImpl& kernel, const TaskContext& ctx, std::string* error) noexcept = 0;
+  /// have finished; false + the first failing block's exception type and message if any block failed.
+  virtual bool run_kernel(const KernelImpl& kernel, const TaskContext& ctx, ipc::TaskFailure* failure) noexcept = 0;
   /// Device memory of this chip (host memory for sim); nullptr + message on failure.
   virtual void* device_alloc(size_t bytes, std::string* error) noexcept = 0;
   virtual void device_free(void* ptr) noexcept = 0;

@@ -90,12 +90,13 @@ void Scheduler::end_run() noexcept {
   scope_depth_ = 0;
 }
 
-void Scheduler::throw_failure() const {
-  const RunFailure& f = *failure_;
-  const std::string where = f.child >= 0 ? " on " + link_.name(f.kind, f.child) : "";
-  throw TaskError("task #" + std::to_string(f.task) + " '" + f.name + "' failed" + where + ": " + f.message, f.task,
-                  f.name, f.kind, f.child, f.message);
+TaskError RunFailure::error(int level) const {
+  std::vector<Frame> frames{Frame{level, task, name, kind, child}};
+  frames.insert(frames.end(), inner.begin(), inner.end());
+  return TaskError(std::move(frames), error_type, message);
 }
+
+void Scheduler::throw_failure() const { throw failure_->error(opts_.level); }
 
 Outcome Scheduler::outcome_of(uint64_t id) const noexcept {
   if (!ring_.live(id)) {
@@ -208,6 +209,8 @@ TaskRef Scheduler::submit(const Submission& s) {
   t.pushed = t.finished = false;
   t.outcome = Outcome::Pending;
   t.error.clear();
+  t.error_type.clear();
+  t.inner.clear();
   t.fail_child = -1;
   t.poisoned_by = 0;
   t.producers.clear();
@@ -493,11 +496,21 @@ void Scheduler::on_completion(uint64_t id, uint32_t part, ChildKind kind, int ch
   if (!ring_.live(id)) return;
   Record& t = record(id);
   if (t.finished) return;
-  STRATA_OBSERVE(obs_, part_done(id, part, kind, child, start_ns, end_ns,
-                                 status == ipc::Status::Ok         ? trace::Status::Ok
-                                 : status == ipc::Status::Poisoned ? trace::Status::Poisoned
-                                                                   : trace::Status::Failed,
-                                 message));
+  ipc::TaskFailure failed;
+  if (status == ipc::Status::Failed) {
+    failed = ipc::decode_task_failure(message);
+    if (failed.message.empty()) failed.message = "failed without a message";
+  }
+  if constexpr (trace::kCompiledIn) {
+    if (obs_)
+      obs_->part_done(id, part, kind, child, start_ns, end_ns,
+                      status == ipc::Status::Ok         ? trace::Status::Ok
+                      : status == ipc::Status::Poisoned ? trace::Status::Poisoned
+                                                        : trace::Status::Failed,
+                      status == ipc::Status::Failed
+                          ? (failed.type.empty() ? failed.message : failed.type + ": " + failed.message)
+                          : std::string(message));
+  }
   switch (status) {
     case ipc::Status::Ok:
       part_finished(t, Outcome::Ok, {}, kind, child);
@@ -508,6 +521,10 @@ void Scheduler::on_completion(uint64_t id, uint32_t part, ChildKind kind, int ch
                     "not run: it depends on task #" + std::to_string(detail) + pname + ", which failed", kind, child);
       break;
     }
+    case ipc::Status::Failed:
+      part_finished(t, Outcome::Failed, std::move(failed.message), kind, child, std::move(failed.type),
+                    std::move(failed.frames));
+      break;
     default:
       part_finished(t, Outcome::Failed, std::string(message.empty() ? "failed without a message" : message), kind,
                     child);
@@ -553,10 +570,13 @@ void Scheduler::finish_unpushed(Record& t, Outcome outcome, std::string error, C
   finish(t);
 }
 
-void Scheduler::part_finished(Record& t, Outcome outcome, std::string error, ChildKind kind, int child) {
+void Scheduler::part_finished(Record& t, Outcome outcome, std::string error, ChildKind kind, int child,
+                              std::string error_type, std::vector<Frame> inner) {
   if (outcome != Outcome::Ok && rank(outcome) > rank(t.outcome)) {
     t.outcome = outcome;
     t.error = std::move(error);
+    t.error_type = std::move(error_type);
+    t.inner = std::move(inner);
     t.fail_kind = kind;
     t.fail_child = child;
   }
@@ -570,7 +590,7 @@ void Scheduler::finish(Record& t) {
   const bool failed = t.outcome != Outcome::Ok;
   if (failed) {
     if (!failure_ || rank(t.outcome) > rank(failure_->outcome))
-      failure_ = RunFailure{t.id, *t.name, t.fail_kind, t.fail_child, t.error, t.outcome};
+      failure_ = RunFailure{t.id, *t.name, t.fail_kind, t.fail_child, t.error, t.outcome, t.error_type, t.inner};
     // Consumers already pushed may find this slot retired before they look at it: tell them directly.
     for (uint64_t c : t.consumers) {
       Record& con = record(c);

@@ -37,6 +37,7 @@
 #include "graph/task_ring.hpp"
 #include "ipc/board.hpp"
 #include "ipc/channel.hpp"
+#include "ipc/task_failure.hpp"
 #include "memory/heap_ring.hpp"
 #include "memory/memory_map.hpp"
 #include "strata/errors.hpp"
@@ -55,6 +56,7 @@ struct SchedulerOptions {
   uint32_t ring_slots = 4096;
   bool fail_fast = true;
   int64_t submit_timeout_ns = 30'000'000'000;
+  int level = 3;  // of the Worker (the frames of its TaskErrors)
 };
 
 /// One submit: `parts[i]` runs on `members[i]` (a single part may name kAnyWorker).
@@ -76,6 +78,10 @@ struct RunFailure {
   int child = -1;  // -1: no child ran it
   std::string message;
   Outcome outcome = Outcome::Failed;
+  std::string error_type;    // the exception's type, "" if none
+  std::vector<Frame> inner;  // the levels below the child, when it is a Worker
+  /// The TaskError run() throws for it, in a Worker of `level`.
+  TaskError error(int level) const;
 };
 
 class Scheduler {
@@ -147,6 +153,8 @@ class Scheduler {
     bool finished = false;
     Outcome outcome = Outcome::Pending;
     std::string error;
+    std::string error_type;
+    std::vector<Frame> inner;
     ChildKind fail_kind = ChildKind::Chip;
     int fail_child = -1;
   };
@@ -165,7 +173,8 @@ class Scheduler {
   Push try_push(Record& t);
   void mark_pushed(Record& t);
   void finish_unpushed(Record& t, Outcome outcome, std::string error, ChildKind kind, int child);
-  void part_finished(Record& t, Outcome outcome, std::string error, ChildKind kind, int child);
+  void part_finished(Record& t, Outcome outcome, std::string error, ChildKind kind, int child,
+                     std::string error_type = {}, std::vector<Frame> inner = {});
   void finish(Record& t);
   void cancel_unpushed();
   /// Waits for progress while `pending()`; throws TimeoutError naming `knob` past `deadline_ns` (< 0: none).

@@ -41,13 +41,13 @@
 namespace strata::ipc {
 
 inline constexpr uint32_t kChannelMagic = 0x48435453;  // "STCH"
-inline constexpr uint32_t kLayoutVersion = 2;
+inline constexpr uint32_t kLayoutVersion = 3;
 
 inline constexpr uint32_t kRequestSlots = 256;
 inline constexpr uint32_t kRequestSlotBytes = 1024;
 inline constexpr uint32_t kCompletionSlots = kRequestSlots;
-/// Bound of a completion's payload: error messages up to this length arrive whole.
-inline constexpr uint32_t kPayloadBytes = 4096;
+/// Bound of a completion's payload (a failed task's report, ipc/task_failure.hpp, or a control reply).
+inline constexpr uint32_t kPayloadBytes = 8192;
 
 /// Child lifecycle, in ChannelHeader::child_state.
 enum class ChildState : uint32_t { Starting = 0, Ready = 1, InitFailed = 2, Exiting = 3 };

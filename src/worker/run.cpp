@@ -58,12 +58,7 @@ void WorkerImpl::run(const std::function<void(Orchestrator&)>& fn) {
                        static_cast<unsigned long long>(failure->task), failure->name.c_str(), failure->message.c_str());
     std::rethrow_exception(orch_error);
   }
-  if (failure) {
-    const std::string where = failure->child >= 0 ? " on " + sup_->name(failure->kind, failure->child) : "";
-    throw TaskError(
-        "task #" + std::to_string(failure->task) + " '" + failure->name + "' failed" + where + ": " + failure->message,
-        failure->task, failure->name, failure->kind, failure->child, failure->message);
-  }
+  if (failure) throw failure->error(level_);
   if (!free_problem.empty()) throw ChildDiedError("run(): " + free_problem);
   // A child that died (or broke the protocol) during the run without failing one of its tasks is
   // reported by the run too.

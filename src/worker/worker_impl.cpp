@@ -387,6 +387,7 @@ void WorkerImpl::init() {
     go.ring_slots = opts_.task_ring;
     go.fail_fast = opts_.fail_fast;
     go.submit_timeout_ns = ns(opts_.submit_timeout);
+    go.level = level_;
     sched_ = std::make_unique<graph::Scheduler>(static_cast<graph::Link&>(*this), board_,
                                                 memory::HeapRing(arena_->heap_base(), arena_->heap_bytes()),
                                                 memory_.get(), go);

@@ -145,9 +145,25 @@ TEST_F(Level4Test, ErrorThreeLevelsDownComesUpWithItsChain) {
   STRATA_EXPECT_CONTAINS(err->what(), "worker 1");
   STRATA_EXPECT_CONTAINS(err->what(), "chip 1");
   STRATA_EXPECT_CONTAINS(err->what(), "deep failure 99");
-  STRATA_EXPECT_CONTAINS(err->message(), "chip 1");
-  STRATA_EXPECT_CONTAINS(err->message(), "deep failure 99");
-  STRATA_EXPECT_CONTAINS(err->message(), "l4_fail");
+  STRATA_EXPECT_CONTAINS(err->what(),
+                         "task #" + std::to_string(err->task_id()) + " 'l4_node_fail' failed on L3 worker 1: task #");
+  STRATA_EXPECT_CONTAINS(err->what(), "'l4_fail' failed on chip 1: std::runtime_error: deep failure 99");
+  // ... and as data: the innermost failure, and every level.
+  EXPECT_EQ(err->message(), "deep failure 99");
+  EXPECT_EQ(err->error_type(), "std::runtime_error");
+  ASSERT_EQ(err->frames().size(), 2u);
+  const strata::Frame& pod_level = err->frames()[0];
+  EXPECT_EQ(pod_level.level, 4);
+  EXPECT_EQ(pod_level.task_id, err->task_id());
+  EXPECT_EQ(pod_level.task_name, "l4_node_fail");
+  EXPECT_EQ(pod_level.child_kind, strata::ChildKind::Worker);
+  EXPECT_EQ(pod_level.child_index, 1);
+  const strata::Frame& node_level = err->frames()[1];
+  EXPECT_EQ(node_level.level, 3);
+  EXPECT_GT(node_level.task_id, 0u);
+  EXPECT_EQ(node_level.task_name, "l4_fail");
+  EXPECT_EQ(node_level.child_kind, strata::ChildKind::Chip);
+  EXPECT_EQ(node_level.child_index, 1);
   for (size_t i = kPerChip; i < 2 * kPerChip; ++i) ASSERT_EQ(scratch[i], 0) << "the dependent of the failed kernel ran";
 
   // Nothing died: the pod, its nodes and their chips serve the next run.

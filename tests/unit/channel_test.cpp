@@ -38,11 +38,11 @@ TEST(ChannelLayout, Constants) {
   EXPECT_EQ(rt(kChannelMagic), 0x48435453u);
   EXPECT_EQ(rt(kBoardMagic), 0x44425453u);
   EXPECT_EQ(rt(kFrameMagic), 0x46525453u);
-  EXPECT_EQ(rt(kLayoutVersion), 2u);
+  EXPECT_EQ(rt(kLayoutVersion), 3u);
   EXPECT_EQ(rt(kRequestSlots), 256u);
   EXPECT_EQ(rt(kRequestSlotBytes), 1024u);
   EXPECT_EQ(rt(kCompletionSlots), 256u);
-  EXPECT_EQ(rt(kPayloadBytes), 4096u);
+  EXPECT_EQ(rt(kPayloadBytes), 8192u);
   EXPECT_EQ(rt(kMaxFrameDeps), 8u);
   EXPECT_EQ(rt(kFramePayloadBytes), 912u);
   EXPECT_EQ(rt(kControlIdBit), uint64_t{1} << 63);
@@ -109,8 +109,8 @@ TEST(ChannelLayout, ChannelAndCompletion) {
   EXPECT_EQ(rt(offsetof(Completion, end_ns)), 32u);
   EXPECT_EQ(rt(offsetof(Completion, payload_bytes)), 40u);
   EXPECT_EQ(rt(offsetof(Channel, init_message)), 576u);
-  EXPECT_EQ(rt(offsetof(Channel, requests)), 576u + 4096u);
-  EXPECT_EQ(rt(offsetof(Channel, completions)), 576u + 4096u + 256u * 1024u);
+  EXPECT_EQ(rt(offsetof(Channel, requests)), 576u + 8192u);
+  EXPECT_EQ(rt(offsetof(Channel, completions)), 576u + 8192u + 256u * 1024u);
   EXPECT_EQ(rt(offsetof(Channel, payloads) % 4096), 0u);
   EXPECT_EQ(rt(sizeof(Channel) % 4096), 0u);
   EXPECT_EQ(rt(sizeof(ParentWake)), 64u);

@@ -103,11 +103,11 @@ class SimBackend final : public ChipBackend {
     threads_.clear();
   }
 
-  bool run_kernel(const KernelImpl& kernel, const TaskContext& ctx, std::string* error) noexcept override {
+  bool run_kernel(const KernelImpl& kernel, const TaskContext& ctx, ipc::TaskFailure* failure) noexcept override {
     const uint32_t blocks = ctx.block_dim();
     if (blocks == 1 || threads_.empty()) {
       for (uint32_t b = 0; b < blocks; ++b)
-        if (!kernel_invoke(kernel, at_block(ctx, b), error)) return false;
+        if (!kernel_invoke(kernel, at_block(ctx, b), failure)) return false;
       return true;
     }
     {
@@ -115,7 +115,7 @@ class SimBackend final : public ChipBackend {
       job_ = Job{&kernel, &ctx, blocks};
       next_block_.store(0, std::memory_order_relaxed);
       failed_ = false;
-      first_error_.clear();
+      first_failure_ = {};
       active_ = static_cast<uint32_t>(threads_.size());
       ++generation_;
     }
@@ -124,7 +124,7 @@ class SimBackend final : public ChipBackend {
     std::unique_lock lock(mu_);
     done_cv_.wait(lock, [&] { return active_ == 0; });
     job_ = Job{};
-    if (failed_) *error = first_error_;
+    if (failed_) *failure = first_failure_;
     return !failed_;
   }
 
@@ -253,10 +253,13 @@ class SimBackend final : public ChipBackend {
     for (;;) {
       const uint32_t b = next_block_.fetch_add(1, std::memory_order_relaxed);
       if (b >= job_.blocks) return;
-      std::string err;
-      if (!kernel_invoke(*job_.kernel, at_block(*job_.ctx, b), &err)) {
+      ipc::TaskFailure f;
+      if (!kernel_invoke(*job_.kernel, at_block(*job_.ctx, b), &f)) {
         std::lock_guard lock(mu_);
-        if (!failed_) first_error_ = "block " + std::to_string(b) + ": " + err;
+        if (!failed_) {
+          f.message = "block " + std::to_string(b) + ": " + f.message;
+          first_failure_ = std::move(f);
+        }
         failed_ = true;
       }
     }
@@ -293,7 +296,7 @@ class SimBackend final : public ChipBackend {
   Job job_;
   std::atomic<uint32_t> next_block_{0};
   bool failed_ = false;
-  std::string first_error_;
+  ipc::TaskFailure first_failure_;
 };
 
 std::unique_ptr<ChipBackend> make_sim() { return std::make_unique<SimBackend>(); }
