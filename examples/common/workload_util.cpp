@@ -5,6 +5,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
+
+#include "command_line.hpp"
 
 namespace strata::workloads {
 
@@ -17,43 +21,18 @@ size_t window_bytes(const std::vector<BufferSpec>& buffers) {
 ExampleArgs example_args(int argc, char** argv, const char* program, int lo, int hi, int fallback) {
   ExampleArgs a;
   a.chips = fallback;
-  const std::string usage =
-      std::string("usage: ") + program + (lo == hi ? "" : " [chips]") + " [--trace FILE] [--progress]" +
-      (lo == hi ? std::string()
-                : "   (chips " + std::to_string(lo) + ".." + std::to_string(hi) + ", default " +
-                      std::to_string(fallback) + ")") +
-      "\n  --trace FILE  write a trace of every run (open it in ui.perfetto.dev, or strata trace)\n"
-      "  --progress    progress lines on stderr even when it is not a terminal";
-  bool chips_seen = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::printf("%s\n", usage.c_str());
-      a.exit = 0;
-      return a;
-    }
-    if (arg == "--progress") {
-      a.progress = true;
-      continue;
-    }
-    if (arg == "--trace" && i + 1 < argc) {
-      a.trace = argv[++i];
-      continue;
-    }
-    if (arg.rfind("--trace=", 0) == 0 && arg.size() > 8) {
-      a.trace = arg.substr(8);
-      continue;
-    }
-    char* end = nullptr;
-    const long v = std::strtol(arg.c_str(), &end, 10);
-    if (lo == hi || chips_seen || arg.empty() || *end != '\0' || v < lo || v > hi) {
-      std::fprintf(stderr, "%s: unexpected argument '%s'\n%s\n", program, arg.c_str(), usage.c_str());
-      a.exit = 2;
-      return a;
-    }
-    a.chips = static_cast<int>(v);
-    chips_seen = true;
+  CLI::App app{std::string(program) + ": a strata workload, checked against a single-process reference", program};
+  if (lo != hi) {
+    const std::string what = "chips (" + std::to_string(lo) + ".." + std::to_string(hi) + ")";
+    auto* positional = app.add_option("chips", a.chips, what)->check(CLI::Range(lo, hi))->capture_default_str();
+    app.add_option("--chips", a.chips, what)->check(CLI::Range(lo, hi))->excludes(positional);
   }
+  app.add_option("--trace", a.trace,
+                 "write a trace of every run (open it in ui.perfetto.dev, or read it with strata trace)");
+  app.add_flag("--progress", a.progress, "progress lines on stderr even when it is not a terminal");
+  std::vector<char*> args(argv, argv + argc);
+  args[0] = const_cast<char*>(program);
+  a.exit = strata::cli::parse(app, argc, args.data());
   return a;
 }
 

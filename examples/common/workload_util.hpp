@@ -32,6 +32,10 @@ struct ExampleArgs {
 /// example has a fixed chip count and takes none). Prints the usage for --help or a wrong argument.
 ExampleArgs example_args(int argc, char** argv, const char* program, int lo, int hi, int fallback);
 
+/// The mixture-of-experts workload (examples/common/moe.cpp): the ep_dispatch_combine example's main, also
+/// `strata demo --workload moe`. Returns the exit status.
+int moe_main(int argc, char** argv);
+
 /// Deterministic values in [-scale, scale) from a 64-bit LCG seeded with `seed`.
 void fill_uniform(float* x, size_t count, uint64_t seed, float scale = 1.0f);
 

@@ -41,13 +41,15 @@ constexpr const char* kAbout =
     "chip into its window, an allreduce that sums the partials (it waits for the matmul through tag\n"
     "inference alone), and every chip's Y checked against a single-process reference that the host\n"
     "helper computes. Prints the time of each phase (allocate, load, compute, communicate, fetch).\n"
-    "Exits 1 if any value is off. 'strata demo --workload matmul --help': the tiled matmul demo.";
+    "Exits 1 if any value is off. Other workloads: --workload matmul (the tiled matmul demo), moe\n"
+    "(mixture-of-experts dispatch and combine with top-2 routing over an all-to-all); 'strata demo\n"
+    "--workload W --help' for theirs.";
 
 int parse(int argc, char** argv, Options* o) {
   CLI::App app{kAbout, argv[0]};
   std::string workload = "ffn";
-  app.add_option("--workload", workload, "ffn, or matmul for the tiled matmul demo")
-      ->check(CLI::IsMember({"ffn", "matmul"}))
+  app.add_option("--workload", workload, "ffn; matmul and moe are the other demos")
+      ->check(CLI::IsMember({"ffn", "matmul", "moe"}))
       ->capture_default_str();
   app.add_option("--chips", o->shape.chips, "chips")->check(CLI::Range(1, 16))->capture_default_str();
   app.add_option("--tokens", o->shape.tokens, "rows of X")->check(CLI::Range(1, 1 << 16))->capture_default_str();
@@ -76,19 +78,25 @@ int parse(int argc, char** argv, Options* o) {
   return -1;
 }
 
-// "--workload matmul" or "--workload=matmul" anywhere in argv: the remaining arguments, else empty.
-bool wants_matmul(int argc, char** argv, std::vector<char*>* rest) {
-  bool found = false;
+// The workload "--workload W" or "--workload=W" names anywhere in argv if it is another demo than the
+// FFN (`rest` gets the other arguments), else "".
+std::string other_workload(int argc, char** argv, std::vector<char*>* rest) {
+  static constexpr const char* kOthers[] = {"matmul", "moe"};
+  std::string found;
   rest->assign(argv, argv + 1);
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--workload=matmul") == 0) {
-      found = true;
-    } else if (std::strcmp(argv[i], "--workload") == 0 && i + 1 < argc && std::strcmp(argv[i + 1], "matmul") == 0) {
-      found = true;
-      ++i;
-    } else {
-      rest->push_back(argv[i]);
+    std::string_view arg = argv[i], value;
+    if (arg.starts_with("--workload=")) {
+      value = arg.substr(11);
+    } else if (arg == "--workload" && i + 1 < argc) {
+      value = argv[i + 1];
     }
+    if (std::find(std::begin(kOthers), std::end(kOthers), value) != std::end(kOthers)) {
+      found = value;
+      if (arg == "--workload") ++i;
+      continue;
+    }
+    rest->push_back(argv[i]);
   }
   return found;
 }
@@ -99,7 +107,10 @@ namespace strata::tool {
 
 int demo_main(int argc, char** argv) {
   std::vector<char*> rest;
-  if (wants_matmul(argc, argv, &rest)) return demo_matmul_main(static_cast<int>(rest.size()), rest.data());
+  const std::string other = other_workload(argc, argv, &rest);
+  const int n_rest = static_cast<int>(rest.size());
+  if (other == "matmul") return demo_matmul_main(n_rest, rest.data());
+  if (other == "moe") return strata::workloads::moe_main(n_rest, rest.data());
   Options opt;
   if (int rc = parse(argc, argv, &opt); rc >= 0) return rc;
   using namespace strata::workloads;
