@@ -6,6 +6,7 @@
 
 #include "allreduce.hpp"
 #include "cli.hpp"
+#include "collectives.hpp"
 #include "dispatch.hpp"
 #include "domain.hpp"
 
@@ -23,7 +24,13 @@ void print_usage(std::FILE* out) {
                "  domain [--chips N] [--window BYTES] [--reps R]\n"
                "           allocate + release of a communication domain over N chips (strata bench domain --help)\n"
                "  allreduce [--chips N] [--bytes B] [--reps R] [--algo auto|bw|lat]\n"
-               "           bus bandwidth of strata_allreduce over N chips (strata bench allreduce --help)\n");
+               "           bus bandwidth of strata_allreduce (f32 sum) over N chips (strata bench allreduce --help);\n"
+               "           with --dtype f32|f16|bf16|i32|i64 or --op sum|max|min|avg, of the Orchestrator's\n"
+               "           allreduce call (strata bench allreduce --dtype f32 --help)\n"
+               "  reducescatter [--chips N] [--bytes B] [--dtype D] [--op O]\n"
+               "           bus bandwidth of the Orchestrator's reduce_scatter (strata bench reducescatter --help)\n"
+               "  allgather [--chips N] [--bytes B] [--dtype D]\n"
+               "           bus bandwidth of the Orchestrator's allgather (strata bench allgather --help)\n");
 }
 
 }  // namespace
@@ -47,7 +54,20 @@ int bench_main(int argc, char** argv) {
   };
   if (workload == "dispatch") return forward(bench_dispatch_main);
   if (workload == "domain") return forward(bench_domain_main);
-  if (workload == "allreduce") return forward(bench_allreduce_main);
+  if (workload == "allreduce") {
+    // --dtype or --op select the dtype-generic benchmark of the Orchestrator's call (bench/collectives).
+    for (int i = 2; i < argc; ++i) {
+      const std::string_view a = argv[i];
+      if (a == "--dtype" || a == "--op" || a.starts_with("--dtype=") || a.starts_with("--op="))
+        return forward([](int c, char** v) { return bench_collective_main("allreduce", c, v); });
+    }
+    return forward(bench_allreduce_main);
+  }
+  if (workload == "reducescatter" || workload == "allgather") {
+    static std::string kind;
+    kind = std::string(workload);
+    return forward([](int c, char** v) { return bench_collective_main(kind.c_str(), c, v); });
+  }
   std::fprintf(stderr, "strata bench: unknown workload '%s'\n\n", argv[1]);
   print_usage(stderr);
   return kUsageExit;
