@@ -272,6 +272,15 @@ TEST(HalfPrecision, ConversionsRoundToNearestEven) {
     if (std::isnan(f)) continue;
     ASSERT_EQ(f16_from_float(f), h) << std::hex << h;
   }
+  // The block narrowing (SSE2 where available) gives the scalar conversion's bits, ties and NaNs included.
+  std::vector<float> f(70001);
+  for (size_t i = 0; i < f.size(); ++i)
+    f[i] = std::bit_cast<float>(static_cast<uint32_t>(i * 2654435761u) ^ (i % 3 == 0 ? 0x8000u : 0u));
+  f[5] = std::bit_cast<float>(0x7FC00001u);  // NaN
+  f[6] = std::bit_cast<float>(0x7F7FFFFFu);  // rounds to infinity
+  std::vector<uint16_t> block(f.size());
+  float_to_bf16(f.data(), block.data(), f.size());
+  for (size_t i = 0; i < f.size(); ++i) ASSERT_EQ(block[i], bf16_from_float(f[i])) << i;
   EXPECT_EQ(float_from_f16(0x0001), std::ldexp(1.0f, -24));
   EXPECT_EQ(float_from_f16(0xFC00), -std::numeric_limits<float>::infinity());
 }
