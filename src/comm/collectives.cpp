@@ -105,8 +105,17 @@ void divide(A* acc, size_t m, uint32_t n) noexcept {
 /// (the tile is read in full before it is written). Works through an L1-sized accumulator so each source
 /// is read once and each destination written once, with loops the compiler vectorises (no aliasing with
 /// the accumulator).
+// The reduction loops are compiled twice on x86-64, for AVX2 and for the baseline, and the loader picks
+// one per machine (an ifunc): the baseline's SSE2 widens and narrows 16-bit floats four at a time, AVX2
+// eight, and the 16-bit reductions are bound by those conversions, not by memory.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define STRATA_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define STRATA_VECTOR_CLONES
+#endif
+
 template <class C, class Op>
-void reduce_into(typename C::Elem* const* out, uint32_t nout, const typename C::Elem* const* src, uint32_t n,
+STRATA_VECTOR_CLONES void reduce_into(typename C::Elem* const* out, uint32_t nout, const typename C::Elem* const* src, uint32_t n,
                  size_t len, bool avg) noexcept {
   using E = typename C::Elem;
   using A = typename C::Acc;
