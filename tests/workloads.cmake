@@ -23,6 +23,9 @@ endforeach()
 foreach(chips 2 4)
   strata_add_workload_test(bringup.${chips} bringup ${chips})
 endforeach()
+foreach(chips 1 2 3)
+  strata_add_workload_test(dp_train.${chips} dp_train ${chips})
+endforeach()
 
 # `strata demo` (the FFN workload on 4 chips, smaller than its default) and the matmul demo it keeps.
 strata_add_workload_test(demo.ffn strata_tool demo --tokens 32 --d-model 128 --d-ff 512)
