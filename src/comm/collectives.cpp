@@ -55,11 +55,28 @@ struct Native {
   using Acc = E;
   static Acc widen(Elem e) noexcept { return e; }
 };
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// In the AVX2 copy of the reduction loops (STRATA_VECTOR_CLONES below) the compiler's own vectorisation of
+// the scalar conversion (256-bit packs) beats float_to_bf16's SSE2 form; the baseline copy keeps that.
+const bool kNarrowByCompiler = [] {
+  __builtin_cpu_init();  // this initialiser may run before libgcc's
+  return __builtin_cpu_supports("avx2") != 0;
+}();
+#else
+constexpr bool kNarrowByCompiler = false;
+#endif
+
 struct Bf16 {
   using Elem = uint16_t;
   using Acc = float;
   static float widen(uint16_t e) noexcept { return float_from_bf16(e); }
-  static void narrow(const float* a, uint16_t* e, size_t n) noexcept { float_to_bf16(a, e, n); }
+  static void narrow(const float* a, uint16_t* e, size_t n) noexcept {
+    if (kNarrowByCompiler) {
+      for (size_t i = 0; i < n; ++i) e[i] = bf16_from_float(a[i]);
+    } else {
+      float_to_bf16(a, e, n);
+    }
+  }
 };
 struct F16 {
   using Elem = uint16_t;
@@ -115,8 +132,8 @@ void divide(A* acc, size_t m, uint32_t n) noexcept {
 #endif
 
 template <class C, class Op>
-STRATA_VECTOR_CLONES void reduce_into(typename C::Elem* const* out, uint32_t nout, const typename C::Elem* const* src, uint32_t n,
-                 size_t len, bool avg) noexcept {
+STRATA_VECTOR_CLONES void reduce_into(typename C::Elem* const* out, uint32_t nout, const typename C::Elem* const* src,
+                                      uint32_t n, size_t len, bool avg) noexcept {
   using E = typename C::Elem;
   using A = typename C::Acc;
   constexpr bool kNative = std::is_same_v<E, A>;

@@ -33,6 +33,10 @@ void print_usage(std::FILE* out) {
                "           bus bandwidth of the Orchestrator's allgather (strata bench allgather --help)\n");
 }
 
+int bench_allreduce_any_main(int argc, char** argv) { return bench_collective_main("allreduce", argc, argv); }
+int bench_reducescatter_main(int argc, char** argv) { return bench_collective_main("reducescatter", argc, argv); }
+int bench_allgather_main(int argc, char** argv) { return bench_collective_main("allgather", argc, argv); }
+
 }  // namespace
 
 int bench_main(int argc, char** argv) {
@@ -59,15 +63,12 @@ int bench_main(int argc, char** argv) {
     for (int i = 2; i < argc; ++i) {
       const std::string_view a = argv[i];
       if (a == "--dtype" || a == "--op" || a.starts_with("--dtype=") || a.starts_with("--op="))
-        return forward([](int c, char** v) { return bench_collective_main("allreduce", c, v); });
+        return forward(bench_allreduce_any_main);
     }
     return forward(bench_allreduce_main);
   }
-  if (workload == "reducescatter" || workload == "allgather") {
-    static std::string kind;
-    kind = std::string(workload);
-    return forward([](int c, char** v) { return bench_collective_main(kind.c_str(), c, v); });
-  }
+  if (workload == "reducescatter") return forward(bench_reducescatter_main);
+  if (workload == "allgather") return forward(bench_allgather_main);
   std::fprintf(stderr, "strata bench: unknown workload '%s'\n\n", argv[1]);
   print_usage(stderr);
   return kUsageExit;
