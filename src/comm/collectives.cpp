@@ -55,8 +55,30 @@ struct Native {
   using Acc = E;
   static Acc widen(Elem e) noexcept { return e; }
 };
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-// In the AVX2 copy of the reduction loops (STRATA_VECTOR_CLONES below) the compiler's own vectorisation of
+
+// The reduction loops are compiled twice on x86-64, for AVX2 and for the baseline, and the loader picks
+// one per machine (an ifunc): the baseline's SSE2 widens and narrows 16-bit floats four at a time, AVX2
+// eight, and the 16-bit reductions are bound by those conversions, not by memory.
+//
+// Not under ThreadSanitizer: the loader runs the ifunc resolver while relocating libstrata, before the
+// TSan runtime is up, and the instrumented resolver crashes the program.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define STRATA_NO_VECTOR_CLONES 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define STRATA_NO_VECTOR_CLONES 1
+#endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(STRATA_NO_VECTOR_CLONES)
+#define STRATA_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define STRATA_VECTOR_CLONES_ON 1
+#else
+#define STRATA_VECTOR_CLONES
+#endif
+
+#if defined(STRATA_VECTOR_CLONES_ON)
+// In the AVX2 copy of the reduction loops (STRATA_VECTOR_CLONES) the compiler's own vectorisation of
 // the scalar conversion (256-bit packs) beats float_to_bf16's SSE2 form; the baseline copy keeps that.
 const bool kNarrowByCompiler = [] {
   __builtin_cpu_init();  // this initialiser may run before libgcc's
@@ -122,15 +144,6 @@ void divide(A* acc, size_t m, uint32_t n) noexcept {
 /// (the tile is read in full before it is written). Works through an L1-sized accumulator so each source
 /// is read once and each destination written once, with loops the compiler vectorises (no aliasing with
 /// the accumulator).
-// The reduction loops are compiled twice on x86-64, for AVX2 and for the baseline, and the loader picks
-// one per machine (an ifunc): the baseline's SSE2 widens and narrows 16-bit floats four at a time, AVX2
-// eight, and the 16-bit reductions are bound by those conversions, not by memory.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define STRATA_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define STRATA_VECTOR_CLONES
-#endif
-
 template <class C, class Op>
 STRATA_VECTOR_CLONES void reduce_into(typename C::Elem* const* out, uint32_t nout, const typename C::Elem* const* src,
                                       uint32_t n, size_t len, bool avg) noexcept {
