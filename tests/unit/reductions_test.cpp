@@ -1,5 +1,5 @@
-// Unit tests of the reducing and broadcasting collectives (strata_allreduce with every op and dtype,
-// strata_reduce_scatter, strata_broadcast, strata_allgather with uneven parts) called through the kernel
+// Unit tests of the collectives for every dtype (strata_allreduce with every op, strata_reduce_scatter,
+// strata_broadcast, strata_allgather with uneven parts, strata_alltoall) called through the kernel
 // registry with threads as ranks: 1, 2, 3, 7, 16 and 64 ranks, counts of 1 element, not divisible by the
 // rank count, and (up to 7 ranks) larger than one reduction tile; both allreduce algorithms; several
 // blocks per rank; the half-precision conversions; the error messages of bad arguments.
@@ -106,7 +106,7 @@ Tensor tensor(void* p, DType dt, size_t count) { return Tensor::make(p, {static_
 
 /// Every collective, op and size for one dtype and rank count, run by `ranks` threads on one domain
 /// (back to back, as a model would): allreduce (both algorithms), reduce-scatter, broadcast from a
-/// rotating root, allgather of uneven parts. Each rank checks its own results.
+/// rotating root, allgather of uneven parts, alltoall. Each rank checks its own results.
 void dtype_case(uint32_t ranks, DType dt, const std::vector<size_t>& counts) {
   SCOPED_TRACE(std::string("ranks ") + std::to_string(ranks) + " dtype " + dtype_name(dt));
   const size_t es = dtype_size(dt);
@@ -174,6 +174,21 @@ void dtype_case(uint32_t ranks, DType dt, const std::vector<size_t>& counts) {
           if (load(buf, dt, i) != input(i, q, seed))
             fail("allgather count " + std::to_string(count), i, load(buf, dt, i), input(i, q, seed));
       }
+      // Alltoall: the largest multiple of the rank count not above count, chunk p of rank r = input(r, p).
+      const size_t chunk = count / ranks;
+      if (chunk == 0) continue;
+      ++seed;
+      for (uint32_t p = 0; p < ranks; ++p)
+        for (size_t k = 0; k < chunk; ++k) store(buf, dt, p * chunk + k, input(k, r * ranks + p, seed));
+      KernelCall{{tensor(buf, dt, chunk * ranks), tensor(recv, dt, chunk * ranks)},
+                 {Tag::Input, Tag::OutputExisting},
+                 {ctx, kTimeoutMs}}
+          .run(test::kernel("strata_alltoall"), b, 1, 0);
+      for (uint32_t p = 0; p < ranks; ++p)
+        for (size_t k = 0; k < chunk; ++k)
+          if (load(recv, dt, p * chunk + k) != input(k, p * ranks + r, seed))
+            fail("alltoall count " + std::to_string(count), p * chunk + k, load(recv, dt, p * chunk + k),
+                 input(k, p * ranks + r, seed));
     }
   });
   ASSERT_TRUE(failures.empty()) << joined(failures);
