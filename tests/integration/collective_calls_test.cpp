@@ -111,7 +111,8 @@ TEST_F(CollectiveCallsTest, AvgOverTwoChipsInBf16) {
         {.name = "dp", .workers = {0, 1}, .window_size = 4096, .buffers = {{"grad", DType::BF16, 100}}});
     std::vector<uint16_t> g(100);
     for (int chip = 0; chip < 2; ++chip) {
-      for (size_t i = 0; i < 100; ++i) g[i] = strata::bf16_from_float(static_cast<float>(i) + 2.0f * static_cast<float>(chip));
+      for (size_t i = 0; i < 100; ++i)
+        g[i] = strata::bf16_from_float(static_cast<float>(i) + 2.0f * static_cast<float>(chip));
       o.copy_to(d[chip].find("grad"), g.data());
     }
     o.allreduce(d, "grad", ReduceOp::Avg);
