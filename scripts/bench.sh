@@ -14,6 +14,10 @@
 #   allreduce    strata bench allreduce busbw_GBps / MPI_Allreduce busbw (peers/run allreduce N), at 1 MiB
 #                and 16 MiB                                                            goal >= 2 (2 chips), >= 1.5 (4)
 #   membw        strata busbw / single-thread memcpy bandwidth (peers/run membw)       (fraction of the limit)
+#   allgather, reducescatter
+#                strata bench allgather|reducescatter busbw / MPI_Allgather|MPI_Reduce_scatter_block busbw
+#                (bench/mpi/mpi_collectives.c, built here with mpicc), 1 MiB and 16 MiB  goal >= 2 (2 chips)
+#   bf16/f32     strata bench allreduce --dtype bf16 elements_per_s / the same with --dtype f32  goal >= 1.5
 # Builds the `release` preset (build/release), or a Release tree in $STRATA_BUILD_DIR if that is set. The
 # peers live in shared/peers beside the repository and install their Debian packages (Open MPI, StarPU)
 # on first use. Timings vary with the machine's load: run it on a quiet machine and compare only
@@ -116,6 +120,39 @@ if [ "$what" != dispatch ]; then
       ratios+=("$(awk -v n="$n" -v b="$bytes" -v s="$busbw" -v m="$mpi_busbw" -v g="$goal" -v mc="$memcpy_gbps" 'BEGIN {
         printf "allreduce  %d chips  %2d MiB   strata %6.2f GB/s  mpi %6.2f GB/s  ratio %.2f  (goal >= %s: %s)  %.0f%% of memcpy %.1f GB/s",
                n, b / 1048576, s, m, s / m, g, (s >= g * m ? "met" : "not met"), 100 * s / mc, mc }')")
+    done
+
+    # The other collectives against the project's own MPI peer (bench/mpi), built with the peers' Open MPI.
+    mpi_bin=${PEERS_BUILD:-/tmp/peers-build}/strata_mpi_collectives
+    mkdir -p "$(dirname "$mpi_bin")"
+    [ "$mpi_bin" -nt bench/mpi/mpi_collectives.c ] || mpicc -O2 -o "$mpi_bin" bench/mpi/mpi_collectives.c
+    coll_out=$(OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 600 mpirun --oversubscribe \
+      --mca mpi_yield_when_idle 1 -n "$n" "$mpi_bin" 2>/dev/null | grep -E '^mpi_')
+    echo "$coll_out"
+    for bytes in 1048576 16777216; do
+      for kind in allgather reducescatter; do
+        peer=$([ "$kind" = allgather ] && echo mpi_allgather || echo mpi_reduce_scatter)
+        mpi_busbw=$(field busbw_GBps "$(grep "^$peer ranks=$n bytes=$bytes " <<<"$coll_out")")
+        c_out=$("$strata" bench "$kind" --chips "$n" --bytes "$bytes")
+        echo "$c_out"
+        busbw=$(field busbw_GBps "$c_out")
+        need mpi_busbw busbw
+        grep -q '"correct": *true' <<<"$c_out" || { echo "bench.sh: strata bench $kind gave a wrong result" >&2; exit 1; }
+        ratios+=("$(awk -v k="$kind" -v n="$n" -v b="$bytes" -v s="$busbw" -v m="$mpi_busbw" -v g=2 'BEGIN {
+          printf "%-13s %d chips  %2d MiB   strata %6.2f GB/s  mpi %6.2f GB/s  ratio %.2f  ", k, n, b / 1048576, s, m, s / m
+          if (n == 2) printf "(goal >= %s: %s)", g, (s >= g * m ? "met" : "not met"); else printf "(goal set for 2 chips only)" }')")
+      done
+      # bf16 against f32 allreduce, both through the Orchestrator's call, in elements per second.
+      f32_out=$("$strata" bench allreduce --chips "$n" --bytes "$bytes" --dtype f32)
+      bf16_out=$("$strata" bench allreduce --chips "$n" --bytes "$bytes" --dtype bf16)
+      echo "$f32_out"
+      echo "$bf16_out"
+      f32_eps=$(field elements_per_s "$f32_out")
+      bf16_eps=$(field elements_per_s "$bf16_out")
+      need f32_eps bf16_eps
+      ratios+=("$(awk -v n="$n" -v b="$bytes" -v h="$bf16_eps" -v f="$f32_eps" 'BEGIN {
+        printf "bf16/f32 allreduce %d chips  %2d MiB   bf16 %.3g el/s  f32 %.3g el/s  ratio %.2f  (goal >= 1.5: %s)",
+               n, b / 1048576, h, f, h / f, (h >= 1.5 * f ? "met" : "not met") }')")
     done
   done
 fi

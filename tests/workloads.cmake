@@ -23,11 +23,15 @@ endforeach()
 foreach(chips 2 4)
   strata_add_workload_test(bringup.${chips} bringup ${chips})
 endforeach()
+foreach(chips 1 2 3)
+  strata_add_workload_test(dp_train.${chips} dp_train ${chips})
+endforeach()
 
 # `strata demo` (the FFN workload on 4 chips, smaller than its default) and the matmul demo it keeps.
 strata_add_workload_test(demo.ffn strata_tool demo --tokens 32 --d-model 128 --d-ff 512)
 strata_add_workload_test(demo.matmul strata_tool demo --workload matmul --size 128 --tiles 2)
 strata_add_workload_test(demo.moe strata_tool demo --workload moe --chips 3)
+strata_add_workload_test(demo.dp strata_tool demo --workload dp --chips 2)
 strata_add_workload_test(demo.moe_help strata_tool demo --workload=moe --help)
 set_tests_properties(workload.demo.moe_help PROPERTIES PASS_REGULAR_EXPRESSION "--chips")
 

@@ -35,6 +35,9 @@ ExampleArgs example_args(int argc, char** argv, const char* program, int lo, int
 /// The mixture-of-experts workload (examples/common/moe.cpp): the ep_dispatch_combine example's main, also
 /// `strata demo --workload moe`. Returns the exit status.
 int moe_main(int argc, char** argv);
+/// The data-parallel training workload (examples/common/dp.cpp): the dp_train example's main, also
+/// `strata demo --workload dp`. Returns the exit status.
+int dp_main(int argc, char** argv);
 
 /// Deterministic values in [-scale, scale) from a 64-bit LCG seeded with `seed`.
 void fill_uniform(float* x, size_t count, uint64_t seed, float scale = 1.0f);

@@ -1,7 +1,8 @@
 // strata/comm_kernel.hpp — the kernel-side toolkit over a communication domain: reaching peers' windows,
 // signals (64-bit flags in each rank's signal area), waits that time out instead of hanging, and a
-// reusable barrier. The collective kernels strata ships (strata_allreduce, strata_allgather,
-// strata_alltoall) are built on it; docs/comm-kernels.md describes them.
+// reusable barrier. The collective kernels strata ships (strata_allreduce, strata_reduce_scatter,
+// strata_broadcast, strata_allgather, strata_alltoall) are built on it; docs/comm-kernels.md describes
+// them.
 //
 // A kernel gets its domain as a scalar holding the address of a strata_comm_context (comm_context.h):
 //
@@ -104,6 +105,18 @@ enum class AllreduceAlgorithm : uint32_t {
 };
 /// Auto picks the latency-optimal algorithm for buffers of at most this many bytes.
 inline constexpr size_t kAllreduceLatencyMaxBytes = 32 * 1024;
+
+/// The elements rank `rank` owns when `count` elements are split over `ranks` ranks (reduce-scatter's
+/// output, allgather's input): contiguous parts in rank order, the first `count % ranks` ranks taking
+/// one element more. With count divisible by ranks every part is count / ranks elements.
+struct CollectivePart {
+  size_t begin = 0;
+  size_t count = 0;
+};
+inline CollectivePart collective_part(size_t count, uint32_t ranks, uint32_t rank) noexcept {
+  const size_t q = count / ranks, rem = count % ranks;
+  return {rank * q + (rank < rem ? rank : rem), q + (rank < rem ? 1 : 0)};
+}
 
 namespace detail {
 /// How a toolkit wait ended.

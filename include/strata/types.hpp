@@ -29,6 +29,12 @@ size_t dtype_size(DType dt) noexcept;
 /// Lower-case name of `dt` ("f32"), or "invalid".
 const char* dtype_name(DType dt) noexcept;
 
+/// How a reducing collective (allreduce, reduce-scatter) combines the ranks' elements: Avg is the sum
+/// divided by the rank count (integers: the wrapped sum divided with truncation toward zero).
+enum class ReduceOp : uint32_t { Sum = 0, Max, Min, Avg };
+/// Lower-case name of `op` ("sum"), or "invalid".
+const char* reduce_op_name(ReduceOp op) noexcept;
+
 /// The DType that matches a C++ element type: `dtype_of<float>() == DType::F32`.
 template <class T>
 constexpr DType dtype_of() {

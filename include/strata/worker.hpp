@@ -302,6 +302,36 @@ class Orchestrator {
   /// Copies a chip's domain buffer into host memory, after the buffer's last writer has finished.
   void copy_from(void* dst, const DomainBuffer& src, size_t bytes = SIZE_MAX);
 
+  // ---- Collectives over a domain (src/worker/collective_calls.cpp; docs/api.md "Collectives") ------
+  // Each submits strata's shipped kernel as one group task with a part per member of `domain` (all parts
+  // start together) on the member's buffer of the given name, and returns the group's TaskRef. Buffer
+  // tags give the usual dependencies (the call waits for the buffers' last writers). `cfg` (block_dim,
+  // ...) applies to every part. Counts are in elements; with counts not divisible by the domain size,
+  // rank r owns collective_part(count, size, r) (comm_kernel.hpp). Throws UsageError for an unknown
+  // buffer, a dtype the op does not take (reductions: f32, f16, bf16, i32, i64; f16 and bf16 reduce in
+  // f32), a receive buffer too small, or a root that is not a member. Level 3 Workers only.
+  //
+  //   w.run([&](strata::Orchestrator& o) {
+  //     auto dp = o.allocate_domain({.name = "dp", .workers = {0, 1}, .window_size = 1 << 20,
+  //                                  .buffers = {{"grad", strata::DType::BF16, 4096}}});
+  //     o.allreduce(dp, "grad", strata::ReduceOp::Avg);
+  //   });
+
+  /// Reduces `buffer` in place over the members with `op` (strata_allreduce, algorithm auto).
+  TaskRef allreduce(const Domain& domain, std::string_view buffer, ReduceOp op = ReduceOp::Sum,
+                    const CallConfig& cfg = {});
+  /// Reduces `send` over the members with `op`; rank r gets its part of the result at the start of
+  /// `recv` (another buffer of the same dtype, at least collective_part(count, size, r) elements).
+  TaskRef reduce_scatter(const Domain& domain, std::string_view send, std::string_view recv,
+                         ReduceOp op = ReduceOp::Sum, const CallConfig& cfg = {});
+  /// Copies `buffer` of member chip `root` (a chip index) into `buffer` of every other member.
+  TaskRef broadcast(const Domain& domain, std::string_view buffer, int root, const CallConfig& cfg = {});
+  /// On entry part r of rank r's `buffer` is its input; on return every member's buffer holds every part.
+  TaskRef allgather(const Domain& domain, std::string_view buffer, const CallConfig& cfg = {});
+  /// Chunk p of rank r's `send` (count / size elements; count must divide) goes to chunk r of rank p's
+  /// `recv` (another buffer of the same dtype, at least as large).
+  TaskRef alltoall(const Domain& domain, std::string_view send, std::string_view recv, const CallConfig& cfg = {});
+
   int level() const noexcept;
   int chip_count() const noexcept;
   int sub_count() const noexcept;

@@ -38,6 +38,12 @@ const char* dtype_name(DType dt) noexcept {
   return i < sizeof names / sizeof names[0] ? names[i] : "invalid";
 }
 
+const char* reduce_op_name(ReduceOp op) noexcept {
+  static const char* const names[] = {"sum", "max", "min", "avg"};
+  const auto i = static_cast<size_t>(op);
+  return i < sizeof names / sizeof names[0] ? names[i] : "invalid";
+}
+
 const char* tag_name(Tag tag) noexcept {
   static const char* const names[] = {"INPUT", "OUTPUT", "INOUT", "OUTPUT_EXISTING", "NO_DEP"};
   const auto i = static_cast<size_t>(tag);

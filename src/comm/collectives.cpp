@@ -1,11 +1,15 @@
-// comm/collectives.cpp — strata's collective kernels (strata_allreduce, strata_allgather,
-// strata_alltoall), built on the kernel toolkit (strata/comm_kernel.hpp). Arguments and algorithms are
-// described in docs/comm-kernels.md.
+// comm/collectives.cpp — strata's collective kernels (strata_allreduce, strata_reduce_scatter,
+// strata_broadcast, strata_allgather, strata_alltoall), built on the kernel toolkit
+// (strata/comm_kernel.hpp). Arguments and algorithms are described in docs/comm-kernels.md.
 //
 // Every rank works on its peers' windows directly (zero copy): the bandwidth-optimal allreduce has each
-// rank read every rank's copy of its own slice once and write the sum once into every window, so a byte
-// crosses memory twice and the call costs two barriers. Slices and block parts are cut on 64-byte
+// rank read every rank's copy of its own slice once and write the result once into every window, so a
+// byte crosses memory twice and the call costs two barriers. Slices and block parts are cut on 64-byte
 // boundaries so that no two ranks write the same cache line.
+//
+// Reductions run tile by tile through an L1-sized accumulator. 16-bit floats are widened to f32 as they
+// are read (inline bit manipulation, strata/half.hpp), reduced in f32 and narrowed once per tile, so the
+// loops vectorise and every rank computes the same bits.
 #include "comm/collectives.hpp"
 
 #include <algorithm>
@@ -16,6 +20,7 @@
 #include <vector>
 
 #include "strata/comm_kernel.hpp"
+#include "strata/half.hpp"
 #include "strata/kernel.hpp"
 #include "strata/types.hpp"
 
@@ -41,29 +46,173 @@ Range split(size_t n, size_t parts, size_t i, size_t grain) noexcept {
 
 uint32_t effective_blocks(uint32_t blocks) noexcept { return std::clamp<uint32_t>(blocks, 1, kCommMaxBarrierBlocks); }
 
-/// For every destination d: out[d][i] = src[0][i] + ... + src[n-1][i], summed in rank order so every
-/// rank computes the same bits. A destination may be one of the sources (the tile is read in full
-/// before it is written). Works through an L1-sized accumulator so each source is read once and each
-/// destination written once, with loops the compiler vectorises (no aliasing with the accumulator).
+// ---- element codecs and operators ------------------------------------------------------------------
+
+/// Elements reduced as they are stored (f32; integers, summed as unsigned so they wrap).
+template <class E>
+struct Native {
+  using Elem = E;
+  using Acc = E;
+  static Acc widen(Elem e) noexcept { return e; }
+};
+
+// The reduction loops are compiled twice on x86-64, for AVX2 and for the baseline, and the loader picks
+// one per machine (an ifunc): the baseline's SSE2 widens and narrows 16-bit floats four at a time, AVX2
+// eight, and the 16-bit reductions are bound by those conversions, not by memory.
+//
+// Not under ThreadSanitizer: the loader runs the ifunc resolver while relocating libstrata, before the
+// TSan runtime is up, and the instrumented resolver crashes the program.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define STRATA_NO_VECTOR_CLONES 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define STRATA_NO_VECTOR_CLONES 1
+#endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(STRATA_NO_VECTOR_CLONES)
+#define STRATA_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define STRATA_VECTOR_CLONES_ON 1
+#else
+#define STRATA_VECTOR_CLONES
+#endif
+
+#if defined(STRATA_VECTOR_CLONES_ON)
+// In the AVX2 copy of the reduction loops (STRATA_VECTOR_CLONES) the compiler's own vectorisation of
+// the scalar conversion (256-bit packs) beats float_to_bf16's SSE2 form; the baseline copy keeps that.
+const bool kNarrowByCompiler = [] {
+  __builtin_cpu_init();  // this initialiser may run before libgcc's
+  return __builtin_cpu_supports("avx2") != 0;
+}();
+#else
+constexpr bool kNarrowByCompiler = false;
+#endif
+
+struct Bf16 {
+  using Elem = uint16_t;
+  using Acc = float;
+  static float widen(uint16_t e) noexcept { return float_from_bf16(e); }
+  static void narrow(const float* a, uint16_t* e, size_t n) noexcept {
+    if (kNarrowByCompiler) {
+      for (size_t i = 0; i < n; ++i) e[i] = bf16_from_float(a[i]);
+    } else {
+      float_to_bf16(a, e, n);
+    }
+  }
+};
+struct F16 {
+  using Elem = uint16_t;
+  using Acc = float;
+  static float widen(uint16_t e) noexcept { return float_from_f16(e); }
+  static void narrow(const float* a, uint16_t* e, size_t n) noexcept { float_to_f16(a, e, n); }
+};
+
+struct OpSum {
+  template <class A>
+  static A apply(A a, A b) noexcept {
+    return a + b;
+  }
+};
+struct OpMax {
+  template <class A>
+  static A apply(A a, A b) noexcept {
+    return a < b ? b : a;
+  }
+};
+struct OpMin {
+  template <class A>
+  static A apply(A a, A b) noexcept {
+    return b < a ? b : a;
+  }
+};
+
+/// Avg's last step: the sum divided by the rank count (integers: as signed, truncating).
 template <class A>
-void reduce_into(A* const* out, uint32_t nout, const A* const* src, uint32_t n, size_t len) noexcept {
+void divide(A* acc, size_t m, uint32_t n) noexcept {
+  if constexpr (std::is_floating_point_v<A>) {
+    const A d = static_cast<A>(n);
+    for (size_t i = 0; i < m; ++i) acc[i] = acc[i] / d;
+  } else {
+    using S = std::make_signed_t<A>;
+    const S d = static_cast<S>(n);
+    for (size_t i = 0; i < m; ++i) acc[i] = static_cast<A>(static_cast<S>(acc[i]) / d);
+  }
+}
+
+/// For every destination d: out[d][i] = op(src[0][i], ..., src[n-1][i]), combined in rank order so every
+/// rank computes the same bits (then divided by n when `avg`). A destination may be one of the sources
+/// (the tile is read in full before it is written). Works through an L1-sized accumulator so each source
+/// is read once and each destination written once, with loops the compiler vectorises (no aliasing with
+/// the accumulator).
+template <class C, class Op>
+STRATA_VECTOR_CLONES void reduce_into(typename C::Elem* const* out, uint32_t nout, const typename C::Elem* const* src,
+                                      uint32_t n, size_t len, bool avg) noexcept {
+  using E = typename C::Elem;
+  using A = typename C::Acc;
+  constexpr bool kNative = std::is_same_v<E, A>;
   constexpr size_t kTile = 2048;
   alignas(kLine) A acc[kTile];
+  alignas(kLine) E packed[kNative ? 1 : kTile];
   for (size_t off = 0; off < len; off += kTile) {
     const size_t m = std::min(kTile, len - off);
-    const A* a = src[0] + off;
+    const E* a = src[0] + off;
     if (n == 1) {
-      for (size_t i = 0; i < m; ++i) acc[i] = a[i];
+      for (size_t i = 0; i < m; ++i) acc[i] = C::widen(a[i]);
     } else {
-      const A* b = src[1] + off;
-      for (size_t i = 0; i < m; ++i) acc[i] = a[i] + b[i];
+      const E* b = src[1] + off;
+      for (size_t i = 0; i < m; ++i) acc[i] = Op::apply(C::widen(a[i]), C::widen(b[i]));
     }
     for (uint32_t q = 2; q < n; ++q) {
-      const A* c = src[q] + off;
-      for (size_t i = 0; i < m; ++i) acc[i] += c[i];
+      const E* c = src[q] + off;
+      for (size_t i = 0; i < m; ++i) acc[i] = Op::apply(acc[i], C::widen(c[i]));
     }
-    for (uint32_t d = 0; d < nout; ++d) std::memcpy(out[d] + off, acc, m * sizeof(A));
+    if (avg) divide(acc, m, n);
+    const E* result;
+    if constexpr (kNative) {
+      result = acc;
+    } else {
+      C::narrow(acc, packed, m);
+      result = packed;
+    }
+    for (uint32_t d = 0; d < nout; ++d) std::memcpy(out[d] + off, result, m * sizeof(E));
   }
+}
+
+/// Calls f.template operator()<Codec, Op>() for the dtype and operator (avg reduces with OpSum).
+template <class F>
+void with_reduction(DType dt, ReduceOp op, F&& f) {
+  auto with_op = [&]<class C>() {
+    switch (op) {
+      case ReduceOp::Sum:
+      case ReduceOp::Avg:
+        return f.template operator()<C, OpSum>();
+      case ReduceOp::Max:
+        return f.template operator()<C, OpMax>();
+      case ReduceOp::Min:
+        return f.template operator()<C, OpMin>();
+    }
+    throw std::invalid_argument("unknown reduce op " + std::to_string(static_cast<uint32_t>(op)) +
+                                " (0 sum, 1 max, 2 min, 3 avg)");
+  };
+  // Integers: sum and avg in unsigned arithmetic (wraps, two's complement, no undefined behaviour);
+  // max and min compare as signed.
+  const bool wraps = op == ReduceOp::Sum || op == ReduceOp::Avg;
+  switch (dt) {
+    case DType::F32:
+      return with_op.template operator()<Native<float>>();
+    case DType::BF16:
+      return with_op.template operator()<Bf16>();
+    case DType::F16:
+      return with_op.template operator()<F16>();
+    case DType::I32:
+      return wraps ? with_op.template operator()<Native<uint32_t>>() : with_op.template operator()<Native<int32_t>>();
+    case DType::I64:
+      return wraps ? with_op.template operator()<Native<uint64_t>>() : with_op.template operator()<Native<int64_t>>();
+    default:
+      break;
+  }
+  throw std::invalid_argument(std::string("dtype ") + dtype_name(dt) + " is not supported (" + reduce_dtypes_text() +
+                              " are)");
 }
 
 void check_in_window(const CommView& comm, const void* p, size_t bytes, const char* what) {
@@ -74,33 +223,40 @@ void check_in_window(const CommView& comm, const void* p, size_t bytes, const ch
                                 " bytes): pass a buffer of the domain, e.g. ChipContext::buffer(name)");
 }
 
+void check_op(ReduceOp op) {
+  if (static_cast<uint32_t>(op) > static_cast<uint32_t>(ReduceOp::Avg))
+    throw std::invalid_argument("unknown reduce op " + std::to_string(static_cast<uint32_t>(op)) +
+                                " (0 sum, 1 max, 2 min, 3 avg)");
+}
+
 /// Element sizes are at most 8 bytes and powers of two, so 64-byte multiples are element multiples.
-template <class A>
-void allreduce_impl(const CommView& comm, A* buf, size_t count, AllreduceAlgorithm algo, uint32_t block, uint32_t nb,
-                    std::chrono::nanoseconds timeout) {
+template <class C, class Op>
+void allreduce_impl(const CommView& comm, typename C::Elem* buf, size_t count, AllreduceAlgorithm algo, bool avg,
+                    uint32_t block, uint32_t nb, std::chrono::nanoseconds timeout) {
+  using E = typename C::Elem;
   const uint32_t n = comm.size(), me = comm.rank();
-  const size_t grain = kLine / sizeof(A);
-  const A* src[STRATA_COMM_MAX_RANKS];
+  const size_t grain = kLine / sizeof(E);
+  const E* src[STRATA_COMM_MAX_RANKS];
   for (uint32_t q = 0; q < n; ++q) src[q] = comm.peer(buf, q);
 
   if (algo == AllreduceAlgorithm::Latency) {
-    // barrier; sum every window's part into a temporary; barrier (nobody reads a window any more);
+    // barrier; reduce every window's part into a temporary; barrier (nobody reads a window any more);
     // write back. The next collective starts with a barrier, so no third one is needed.
     const Range part = split(count, nb, block, grain);
-    thread_local std::vector<A> scratch;
+    thread_local std::vector<E> scratch;
     if (scratch.size() < part.size()) scratch.resize(part.size());
-    const A* shifted[STRATA_COMM_MAX_RANKS];
+    const E* shifted[STRATA_COMM_MAX_RANKS];
     for (uint32_t q = 0; q < n; ++q) shifted[q] = src[q] + part.begin;
-    A* const tmp = scratch.data();
+    E* const tmp = scratch.data();
     comm.barrier(block, timeout);
-    reduce_into(&tmp, 1, shifted, n, part.size());
+    reduce_into<C, Op>(&tmp, 1, shifted, n, part.size(), avg);
     comm.barrier(block, timeout);
-    if (part.size() != 0) std::memcpy(buf + part.begin, tmp, part.size() * sizeof(A));
+    if (part.size() != 0) std::memcpy(buf + part.begin, tmp, part.size() * sizeof(E));
     return;
   }
 
   // Bandwidth: barrier; each rank reduces its own slice (1/n of the buffer) from every window and
-  // writes the sum into that slice of every window, its own included; barrier (every slice has
+  // writes the result into that slice of every window, its own included; barrier (every slice has
   // arrived everywhere, and nobody reads a window any more). Only the slice's owner ever touches a
   // slice during the call, so the in-place writes race with nothing. Each byte is read once and
   // written once per window — fewer passes than reducing in place and then gathering by pull — and
@@ -109,14 +265,14 @@ void allreduce_impl(const CommView& comm, A* buf, size_t count, AllreduceAlgorit
   const Range slice = split(count, n, me, grain);
   const Range p = split(slice.size(), nb, block, grain);
   const Range mine{slice.begin + p.begin, slice.begin + p.end};
-  const A* from[STRATA_COMM_MAX_RANKS];
-  A* to[STRATA_COMM_MAX_RANKS];
+  const E* from[STRATA_COMM_MAX_RANKS];
+  E* to[STRATA_COMM_MAX_RANKS];
   for (uint32_t q = 0; q < n; ++q) {
     from[q] = src[q] + mine.begin;
     to[q] = comm.peer(buf, (me + 1 + q) % n) + mine.begin;  // staggered: ranks write different windows first
   }
   comm.barrier(block, timeout);
-  if (mine.size() != 0) reduce_into(to, n, from, n, mine.size());
+  if (mine.size() != 0) reduce_into<C, Op>(to, n, from, n, mine.size(), avg);
   comm.barrier(block, timeout);
 }
 
@@ -151,43 +307,92 @@ AllreduceAlgorithm allreduce_pick(size_t bytes, uint32_t /*ranks*/) noexcept {
   return bytes <= kAllreduceLatencyMaxBytes ? AllreduceAlgorithm::Latency : AllreduceAlgorithm::Bandwidth;
 }
 
-template <class T>
-void allreduce(const CommView& comm, T* buf, size_t count, AllreduceAlgorithm algo, uint32_t block, uint32_t blocks,
-               std::chrono::nanoseconds timeout) {
-  static_assert(std::is_same_v<T, float> || std::is_same_v<T, int32_t>);
+bool reduce_supports(DType dt) noexcept {
+  return dt == DType::F32 || dt == DType::F16 || dt == DType::BF16 || dt == DType::I32 || dt == DType::I64;
+}
+
+const char* reduce_dtypes_text() noexcept { return "f32, f16, bf16, i32 and i64"; }
+
+void allreduce(const CommView& comm, void* buf, DType dt, size_t count, ReduceOp op, AllreduceAlgorithm algo,
+               uint32_t block, uint32_t blocks, std::chrono::nanoseconds timeout) {
   const uint32_t nb = effective_blocks(blocks);
   if (block >= nb) return;
   if (algo != AllreduceAlgorithm::Auto && algo != AllreduceAlgorithm::Latency && algo != AllreduceAlgorithm::Bandwidth)
     throw std::invalid_argument("unknown allreduce algorithm " + std::to_string(static_cast<uint32_t>(algo)) +
                                 " (0 auto, 1 bandwidth, 2 latency)");
-  check_in_window(comm, buf, count * sizeof(T), "the allreduce buffer");
-  if (comm.size() == 1 || count == 0) return;  // every rank passes the same count: none synchronises
-  if (algo == AllreduceAlgorithm::Auto) algo = allreduce_pick(count * sizeof(T), comm.size());
-  // Integers wrap on overflow (summed as unsigned: two's complement, no undefined behaviour).
-  using A = typename std::conditional_t<std::is_integral_v<T>, std::make_unsigned<T>, std::type_identity<T>>::type;
-  allreduce_impl<A>(comm, reinterpret_cast<A*>(buf), count, algo, block, nb, timeout);
+  check_op(op);
+  with_reduction(dt, op, [&]<class C, class Op>() {
+    using E = typename C::Elem;
+    check_in_window(comm, buf, count * sizeof(E), "the allreduce buffer");
+    if (comm.size() == 1 || count == 0) return;  // every rank passes the same count: none synchronises
+    const AllreduceAlgorithm a =
+        algo == AllreduceAlgorithm::Auto ? allreduce_pick(count * sizeof(E), comm.size()) : algo;
+    allreduce_impl<C, Op>(comm, static_cast<E*>(buf), count, a, op == ReduceOp::Avg, block, nb, timeout);
+  });
 }
 
-template void allreduce<float>(const CommView&, float*, size_t, AllreduceAlgorithm, uint32_t, uint32_t,
-                               std::chrono::nanoseconds);
-template void allreduce<int32_t>(const CommView&, int32_t*, size_t, AllreduceAlgorithm, uint32_t, uint32_t,
-                                 std::chrono::nanoseconds);
+void reduce_scatter(const CommView& comm, const void* send, void* recv, DType dt, size_t count, ReduceOp op,
+                    uint32_t block, uint32_t blocks, std::chrono::nanoseconds timeout) {
+  const uint32_t nb = effective_blocks(blocks), n = comm.size(), me = comm.rank();
+  if (block >= nb) return;
+  check_op(op);
+  with_reduction(dt, op, [&]<class C, class Op>() {
+    using E = typename C::Elem;
+    check_in_window(comm, send, count * sizeof(E), "the reduce-scatter send buffer");
+    const CollectivePart part = collective_part(count, n, me);
+    const auto* s = static_cast<const unsigned char*>(send);
+    auto* r = static_cast<unsigned char*>(recv);
+    const size_t total = count * sizeof(E), mine = part.count * sizeof(E);
+    if (s < r + mine && r < s + total)
+      throw std::invalid_argument(
+          "the reduce-scatter send and receive buffers overlap (peers read the whole send buffer while this "
+          "rank fills the receive buffer)");
+    if (count == 0) return;
+    // Block b reduces part b of this rank's part. Peers read the send buffer until the last barrier,
+    // so a rank may refill it only after the call.
+    const Range sub = split(part.count, nb, block, kLine / sizeof(E));
+    const E* from[STRATA_COMM_MAX_RANKS];
+    for (uint32_t q = 0; q < n; ++q) from[q] = comm.peer(static_cast<const E*>(send), q) + part.begin + sub.begin;
+    E* const to = static_cast<E*>(recv) + sub.begin;
+    if (n > 1) comm.barrier(block, timeout);
+    if (sub.size() != 0) reduce_into<C, Op>(&to, 1, from, n, sub.size(), op == ReduceOp::Avg);
+    if (n > 1) comm.barrier(block, timeout);
+  });
+}
 
-void allgather(const CommView& comm, void* buf, size_t chunk_bytes, uint32_t block, uint32_t blocks,
+void broadcast(const CommView& comm, void* buf, size_t bytes, uint32_t root, uint32_t block, uint32_t blocks,
                std::chrono::nanoseconds timeout) {
   const uint32_t nb = effective_blocks(blocks), n = comm.size(), me = comm.rank();
   if (block >= nb) return;
-  check_in_window(comm, buf, chunk_bytes * n, "the allgather buffer");
-  if (n == 1 || chunk_bytes == 0) return;
+  if (root >= n)
+    throw std::invalid_argument("broadcast root rank " + std::to_string(root) + " is not a rank of the domain (size " +
+                                std::to_string(n) + ")");
+  check_in_window(comm, buf, bytes, "the broadcast buffer");
+  if (n == 1 || bytes == 0) return;
+  // Pull from the root: barrier (the root's data is ready, every buffer is free); copy; barrier (the
+  // root may change its buffer again).
+  const Range part = split(bytes, nb, block, kLine);
   auto* base = static_cast<unsigned char*>(buf);
-  const Range part = split(chunk_bytes, nb, block, kLine);
   comm.barrier(block, timeout);
-  if (part.size() != 0)
-    for (uint32_t i = 1; i < n; ++i) {
-      const uint32_t q = (me + i) % n;
-      const size_t off = q * chunk_bytes + part.begin;
-      std::memcpy(base + off, comm.peer(base, q) + off, part.size());
-    }
+  if (me != root && part.size() != 0) std::memcpy(base + part.begin, comm.peer(base, root) + part.begin, part.size());
+  comm.barrier(block, timeout);
+}
+
+void allgather(const CommView& comm, void* buf, size_t count, size_t elem_size, uint32_t block, uint32_t blocks,
+               std::chrono::nanoseconds timeout) {
+  const uint32_t nb = effective_blocks(blocks), n = comm.size(), me = comm.rank();
+  if (block >= nb) return;
+  check_in_window(comm, buf, count * elem_size, "the allgather buffer");
+  if (n == 1 || count == 0) return;
+  auto* base = static_cast<unsigned char*>(buf);
+  comm.barrier(block, timeout);
+  for (uint32_t i = 1; i < n; ++i) {
+    const uint32_t q = (me + i) % n;
+    const CollectivePart from = collective_part(count, n, q);
+    const Range part = split(from.count * elem_size, nb, block, kLine);
+    const size_t off = from.begin * elem_size + part.begin;
+    if (part.size() != 0) std::memcpy(base + off, comm.peer(base, q) + off, part.size());
+  }
   comm.barrier(block, timeout);
 }
 
@@ -221,6 +426,7 @@ namespace {
 using strata::AllreduceAlgorithm;
 using strata::CommView;
 using strata::DType;
+using strata::ReduceOp;
 using strata::Tensor;
 
 /// numel / size as a chunk, or a clear error when it does not divide.
@@ -233,34 +439,63 @@ size_t chunk_of(const Tensor& t, const CommView& comm, const char* what) {
   return numel / comm.size() * strata::dtype_size(t.dtype);
 }
 
+ReduceOp op_scalar(const strata::TaskContext& ctx, size_t i) {
+  return ctx.scalar_count() > i ? ctx.scalar<ReduceOp>(i) : ReduceOp::Sum;
+}
+
 }  // namespace
 
-// tensor 0: this rank's buffer in its window (INOUT), summed in place over all ranks; scalar 0:
-// device_ctx; scalar 1 (optional): AllreduceAlgorithm; scalar 2 (optional): timeout in ms (0: default).
+// tensor 0: this rank's buffer in its window (INOUT), reduced in place over all ranks (f32, f16, bf16,
+// i32, i64); scalar 0: device_ctx; scalar 1 (optional): AllreduceAlgorithm; scalar 2 (optional):
+// timeout in ms (0: default); scalar 3 (optional): ReduceOp (default sum).
 STRATA_KERNEL(strata_allreduce) {
   strata::comm::with_name("strata_allreduce", [&] {
     const Tensor& t = strata::comm::tensor_arg(ctx, 0, "the buffer to reduce");
     const CommView comm = CommView::from_task(ctx, 0);
     const auto algo = ctx.scalar_count() > 1 ? ctx.scalar<AllreduceAlgorithm>(1) : AllreduceAlgorithm::Auto;
-    const auto timeout = strata::comm::timeout_scalar(ctx, 2);
-    if (t.dtype == DType::F32)
-      strata::comm::allreduce(comm, t.as<float>(), t.numel(), algo, ctx.block_idx(), ctx.block_dim(), timeout);
-    else if (t.dtype == DType::I32)
-      strata::comm::allreduce(comm, t.as<int32_t>(), t.numel(), algo, ctx.block_idx(), ctx.block_dim(), timeout);
-    else
-      throw std::invalid_argument(std::string("dtype ") + strata::dtype_name(t.dtype) +
-                                  " is not supported (float32 and int32 are)");
+    strata::comm::allreduce(comm, t.data, t.dtype, t.numel(), op_scalar(ctx, 3), algo, ctx.block_idx(), ctx.block_dim(),
+                            strata::comm::timeout_scalar(ctx, 2));
   });
 }
 
-// tensor 0: this rank's buffer of size * chunk elements in its window, chunk r holding rank r's input
-// (INOUT); scalar 0: device_ctx; scalar 1 (optional): timeout in ms.
+// tensor 0: send buffer in the window (INPUT), `count` elements; tensor 1: receive buffer of the same
+// dtype holding at least this rank's part (collective_part) (OUTPUT_EXISTING or INOUT); scalar 0:
+// device_ctx; scalar 1 (optional): ReduceOp; scalar 2 (optional): timeout in ms.
+STRATA_KERNEL(strata_reduce_scatter) {
+  strata::comm::with_name("strata_reduce_scatter", [&] {
+    const Tensor& send = strata::comm::tensor_arg(ctx, 0, "the send buffer");
+    const Tensor& recv = strata::comm::tensor_arg(ctx, 1, "the receive buffer");
+    const CommView comm = CommView::from_task(ctx, 0);
+    const size_t need = strata::collective_part(send.numel(), comm.size(), comm.rank()).count;
+    if (send.dtype != recv.dtype || recv.numel() < need)
+      throw std::invalid_argument("the receive buffer (" + std::to_string(recv.numel()) + " x " +
+                                  strata::dtype_name(recv.dtype) + ") does not hold rank " +
+                                  std::to_string(comm.rank()) + "'s part of the send buffer (" + std::to_string(need) +
+                                  " of " + std::to_string(send.numel()) + " x " + strata::dtype_name(send.dtype) + ")");
+    strata::comm::reduce_scatter(comm, send.data, recv.data, send.dtype, send.numel(), op_scalar(ctx, 1),
+                                 ctx.block_idx(), ctx.block_dim(), strata::comm::timeout_scalar(ctx, 2));
+  });
+}
+
+// tensor 0: this rank's buffer in its window (INOUT; any dtype); scalar 0: device_ctx; scalar 1: the
+// root's rank; scalar 2 (optional): timeout in ms.
+STRATA_KERNEL(strata_broadcast) {
+  strata::comm::with_name("strata_broadcast", [&] {
+    const Tensor& t = strata::comm::tensor_arg(ctx, 0, "the buffer to broadcast");
+    const CommView comm = CommView::from_task(ctx, 0);
+    if (ctx.scalar_count() < 2) throw std::invalid_argument("scalar 1 (the root's rank) is missing");
+    strata::comm::broadcast(comm, t.data, t.nbytes(), ctx.scalar<uint32_t>(1), ctx.block_idx(), ctx.block_dim(),
+                            strata::comm::timeout_scalar(ctx, 2));
+  });
+}
+
+// tensor 0: this rank's buffer of `count` elements in its window (INOUT; any dtype), part r
+// (collective_part) holding rank r's input; scalar 0: device_ctx; scalar 1 (optional): timeout in ms.
 STRATA_KERNEL(strata_allgather) {
   strata::comm::with_name("strata_allgather", [&] {
     const Tensor& t = strata::comm::tensor_arg(ctx, 0, "the gather buffer");
     const CommView comm = CommView::from_task(ctx, 0);
-    const size_t chunk = chunk_of(t, comm, "tensor 0");
-    strata::comm::allgather(comm, t.data, chunk, ctx.block_idx(), ctx.block_dim(),
+    strata::comm::allgather(comm, t.data, t.numel(), strata::dtype_size(t.dtype), ctx.block_idx(), ctx.block_dim(),
                             strata::comm::timeout_scalar(ctx, 1));
   });
 }

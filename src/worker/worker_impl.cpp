@@ -9,6 +9,7 @@
 
 #include "child/kernel_registry.hpp"
 #include "child/runtime.hpp"
+#include "comm/collectives.hpp"
 #include "comm/window_layout.hpp"
 #include "ipc/codec.hpp"
 #include "ipc/process.hpp"
@@ -366,6 +367,9 @@ void WorkerImpl::init() {
     throw UsageError("init of a level " + std::to_string(level_) + " Worker with no child Workers: add_worker() first");
   check_threads("init()");
   ensure_arena();
+  // The shipped collective kernels, so the Orchestrator's collective calls find them inside a run.
+  if (level_ == 3)
+    for (const char* name : comm::kCollectiveKernels) register_kernel(name, nullptr);
   const int nchips = static_cast<int>(device_ids_.size());
   try {
     supervisor::Supervisor::Options so;

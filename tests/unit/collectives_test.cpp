@@ -175,7 +175,7 @@ TEST(Allreduce, BadArgumentsFailWithClearMessages) {
   const uint64_t ctx = d.device_ctx(0);
   auto has = [](const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; };
   std::string m = single_rank_error("strata_allreduce", {{Tensor::of(d.at<double>(0), 4)}, {Tag::InOut}, {ctx}});
-  EXPECT_EQ(m, "strata_allreduce: dtype f64 is not supported (float32 and int32 are)");
+  EXPECT_EQ(m, "strata_allreduce: dtype f64 is not supported (f32, f16, bf16, i32 and i64 are)");
   m = single_rank_error("strata_allreduce", {{Tensor::of(d.at<float>(0), 4)}, {Tag::InOut}, {ctx, 7}});
   EXPECT_TRUE(has(m, "strata_allreduce: unknown allreduce algorithm 7")) << m;
   std::vector<float> outside(4);
@@ -240,14 +240,15 @@ TEST(Allgather, SeveralBlocks) {
   allgather_case(2, 20, 3, 2);
 }
 
-TEST(Allgather, SizeMustDivide) {
-  FakeDomain d(2, 4096);
-  // 2 ranks: run rank 0 alone; the check comes before any barrier.
-  const std::string m =
-      single_rank_error("strata_allgather", {{Tensor::of(d.at<float>(0), 5)}, {Tag::InOut}, {d.device_ctx(0)}});
-  EXPECT_EQ(m,
-            "strata_allgather: tensor 0 has 5 elements, not a multiple of the domain size 2 (it holds one equal "
-            "chunk per rank)");
+// Counts that do not divide: rank r's part is collective_part(count, size, r) (reductions_test.cpp
+// covers every dtype; this pins the part boundaries).
+TEST(Allgather, UnevenPartsFollowCollectivePart) {
+  EXPECT_EQ(collective_part(5, 2, 0).begin, 0u);
+  EXPECT_EQ(collective_part(5, 2, 0).count, 3u);
+  EXPECT_EQ(collective_part(5, 2, 1).begin, 3u);
+  EXPECT_EQ(collective_part(5, 2, 1).count, 2u);
+  EXPECT_EQ(collective_part(2, 3, 2).count, 0u);
+  EXPECT_EQ(collective_part(2, 3, 2).begin, 2u);
 }
 
 void alltoall_case(uint32_t ranks, size_t chunk, uint32_t blocks, uint32_t pool, uint32_t calls = 2) {
