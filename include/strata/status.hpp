@@ -3,7 +3,7 @@
 // Worker::status() fills a WorkerStatus from the Worker's own state (no child is asked anything): each
 // child's state, the task it runs and for how long, the tasks of the run not finished yet with what
 // each still waits for, and the domain requests waiting for an answer. A run that makes no progress
-// for WorkerOptions::stall_warn logs to_string() of it; one past stall_timeout fails with it in the
+// for WorkerOptions::timeouts.stall_warn logs to_string() of it; one past timeouts.stall fails with it in the
 // TimeoutError's message. Call status() on the Worker's thread: between runs, from the orchestration
 // function, or from an on_progress callback.
 #pragma once

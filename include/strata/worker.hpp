@@ -70,8 +70,51 @@ using OrchCallable = std::function<void(Orchestrator&, const TaskContext&)>;
 /// "Any child of the right kind": the task goes to the least loaded one.
 inline constexpr int kAnyWorker = -1;
 
-/// Options of a Worker. Zero values take the tunable's default (see `strata info`), which its
-/// environment variable may override.
+/// Bounded waits of a Worker. Zero takes the tunable's default (see `strata info`), which its environment
+/// variable may override.
+struct Timeouts {
+  /// How long submit may wait for a task slot or heap space. STRATA_SUBMIT_TIMEOUT_MS.
+  std::chrono::milliseconds submit{0};
+  /// How long init() (and respawn()) waits for every child to report ready. STRATA_INIT_TIMEOUT_MS.
+  std::chrono::milliseconds init{0};
+  /// How long close() waits for a child to exit before killing it. STRATA_CLOSE_TIMEOUT_MS.
+  std::chrono::milliseconds close{0};
+  /// How long a domain allocation, free or copy waits for a chip's answer (requests queue behind the
+  /// tasks already pushed to that chip). STRATA_COMM_TIMEOUT_MS.
+  std::chrono::milliseconds comm{0};
+  /// A run that makes no progress for this long logs a stall report, again at growing intervals.
+  /// STRATA_STALL_WARN_MS (default 10 s).
+  std::chrono::milliseconds stall_warn{0};
+  /// A run that makes no progress for this long fails with a TimeoutError carrying the stall report,
+  /// and the stuck child is declared lost. STRATA_STALL_TIMEOUT_MS (default 0: never).
+  std::chrono::milliseconds stall{0};
+};
+
+/// Memory of a Worker. Zero takes the tunable's default (see `strata info`), which its environment
+/// variable may override.
+struct MemoryOptions {
+  /// Bytes of the run heap (OUTPUT auto-allocation and Orchestrator::alloc). STRATA_HEAP_BYTES.
+  size_t heap_bytes = 0;
+  /// Bytes of address space reserved for create_buffer (pages are committed on first touch).
+  /// STRATA_BUFFER_BYTES.
+  size_t buffer_bytes = 0;
+  /// Task slots in flight at once before submit waits (back-pressure). STRATA_TASK_RING.
+  uint32_t task_ring = 0;
+};
+
+/// The chip backend of a Worker.
+struct BackendOptions {
+  /// Chip backend ("sim"). Empty: STRATA_BACKEND (default "sim").
+  std::string name = {};
+  /// Settings of a real backend, "key=value,key=value", checked by the backend when the Worker is
+  /// built. The sim backend takes none.
+  std::string options = {};
+  /// Threads in a sim chip's block pool. Zero: STRATA_CHIP_THREADS (default 2).
+  uint32_t chip_threads = 0;
+};
+
+/// Options of a Worker: the common ones first, so `{.chips = 4, .sub_workers = 1}` reads as it should
+/// (designated initialisers follow this order).
 struct WorkerOptions {
   /// 3 for a node; 4, 5 or 6 for a pod whose children are Workers of level - 1.
   int level = 3;
@@ -81,36 +124,6 @@ struct WorkerOptions {
   std::vector<int> device_ids = {};
   /// Number of host helper processes that run register_host callables.
   int sub_workers = 0;
-  /// Bytes of the run heap (OUTPUT auto-allocation and Orchestrator::alloc). STRATA_HEAP_BYTES.
-  size_t heap_bytes = 0;
-  /// Bytes of address space reserved for create_buffer (pages are committed on first touch).
-  /// STRATA_BUFFER_BYTES.
-  size_t buffer_bytes = 0;
-  /// Task slots in flight at once before submit waits (back-pressure). STRATA_TASK_RING.
-  uint32_t task_ring = 0;
-  /// How long submit may wait for a task slot or heap space. STRATA_SUBMIT_TIMEOUT_MS.
-  std::chrono::milliseconds submit_timeout{0};
-  /// How long init() waits for every child to report ready. STRATA_INIT_TIMEOUT_MS.
-  std::chrono::milliseconds init_timeout{0};
-  /// How long close() waits for a child to exit before killing it. STRATA_CLOSE_TIMEOUT_MS.
-  std::chrono::milliseconds close_timeout{0};
-  /// How long a domain allocation, free or copy waits for a chip's answer (requests queue behind the
-  /// tasks already pushed to that chip). STRATA_COMM_TIMEOUT_MS.
-  std::chrono::milliseconds comm_timeout{0};
-  /// Threads in a sim chip's block pool. STRATA_CHIP_THREADS.
-  uint32_t chip_threads = 0;
-  /// Let init() (and respawn()) fork from a process that already runs other threads (unsafe if they
-  /// hold locks).
-  bool allow_threads = false;
-  /// Fail fast: once a task of a run has failed, the next submit throws the run's TaskError and tasks
-  /// not yet pushed to a child are cancelled. false: every task that does not depend on the failure
-  /// still runs.
-  bool fail_fast = true;
-  /// Chip backend ("sim"). STRATA_BACKEND.
-  std::string backend = {};
-  /// Backend-specific settings, "key=value,key=value" (sim: fault injection for tests,
-  /// "fail_window_alloc=<chip>", "crash_window_alloc=<chip>", "hang_window_alloc=<chip>").
-  std::string backend_options = {};
   /// Bring-up at init(): one entry per chip (level 3). init() then allocates a domain over every chip
   /// (rank r is the chip whose entry has rank r), loads the inputs, and fails fast on the first chip
   /// that reports an error. See chip_contexts() and store_outputs().
@@ -118,14 +131,21 @@ struct WorkerOptions {
   /// Record every run and write it, as a Chrome trace-event JSON file (ui.perfetto.dev), to this path
   /// when the Worker closes — also after a failed run. Empty: STRATA_TRACE names the file, if set.
   std::string trace_path = {};
-  /// A run that makes no progress for this long logs a stall report, again at growing intervals.
-  /// STRATA_STALL_WARN_MS (default 10 s).
-  std::chrono::milliseconds stall_warn{0};
-  /// A run that makes no progress for this long fails with a TimeoutError carrying the stall report,
-  /// and the stuck child is declared lost. STRATA_STALL_TIMEOUT_MS (default 0: never).
-  std::chrono::milliseconds stall_timeout{0};
   /// Called on the Worker's thread while a run waits, at most every 200 ms (progress lines).
   std::function<void(const RunProgress&)> on_progress = {};
+  /// Fail fast: once a task of a run has failed, the next submit throws the run's TaskError and tasks
+  /// not yet pushed to a child are cancelled. false: every task that does not depend on the failure
+  /// still runs.
+  bool fail_fast = true;
+  /// Bounded waits (submit, init, close, comm, stall).
+  Timeouts timeouts = {};
+  /// Run heap, buffer arena and task ring sizes.
+  MemoryOptions memory = {};
+  /// Chip backend, its settings and the sim's block pool.
+  BackendOptions backend = {};
+  /// Let init() (and respawn()) fork from a process that already runs other threads (unsafe if they
+  /// hold locks).
+  bool allow_threads = false;
 };
 
 /// Host memory, allocated by a Worker, that every child process reaches at the same address
@@ -217,7 +237,7 @@ class Worker {
   /// then describes the new one); domains that had a dead member are freed and their handles throw.
   /// UsageError inside a run, or in a process running other threads unless allow_threads.
   void respawn();
-  /// Frees the domains left, shuts every child down, reaps it (killing it after close_timeout) and unmaps
+  /// Frees the domains left, shuts every child down, reaps it (killing it after timeouts.close) and unmaps
   /// everything. Nothing a child did makes it throw: a first call outside run() always returns, leaving no
   /// process and no mapping behind. Misuse throws UsageError and changes nothing: a second call, or a
   /// call from inside run(). The destructor closes a Worker not closed yet, and never throws.

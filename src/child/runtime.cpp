@@ -53,7 +53,7 @@ bool ChildRuntime::start(std::string* error) {
       info.device_id = s_.device_id;
       info.threads = s_.chip_threads;
       info.shared = s_.backend_shared;
-      info.options = s_.backend_options;
+      info.settings = s_.backend_settings;
       return backend_->start(info, error);
     }
     case ChildKind::Sub:

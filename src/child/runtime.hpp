@@ -38,7 +38,7 @@ struct ChildSetup {
   ipc::Board* board = nullptr;
   Callables* callables = nullptr;  // this process's copy (fork gave it)
   std::string backend;
-  std::string backend_options;
+  std::string backend_settings;  // comm::configure_backend's, made when the Worker was built
   uint32_t chip_threads = 1;
   comm::BackendShared* backend_shared = nullptr;
   Worker* inner = nullptr;                     // worker children: the Worker it runs

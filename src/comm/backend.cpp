@@ -12,7 +12,7 @@ struct Entry {
   BackendFactory factory;
   bool (*available)();
   BackendPrepare prepare;
-  std::span<const BackendOption> options;
+  BackendConfigure configure;
 };
 
 std::vector<Entry>& registry() {
@@ -46,8 +46,8 @@ bool for_each_option(const std::string& text, F&& f) {
 }  // namespace
 
 BackendRegistrar::BackendRegistrar(const char* name, BackendFactory factory, bool (*available)(),
-                                   BackendPrepare prepare, std::span<const BackendOption> options) noexcept {
-  registry().push_back(Entry{name, factory, available, prepare, options});
+                                   BackendPrepare prepare, BackendConfigure configure) noexcept {
+  registry().push_back(Entry{name, factory, available, prepare, configure});
 }
 
 std::unique_ptr<BackendShared> prepare_backend(const std::string& name, int chip_count, std::string* error) {
@@ -87,13 +87,17 @@ std::vector<std::string> backend_names() {
   return out;
 }
 
-std::span<const BackendOption> backend_options(const std::string& name) {
+bool configure_backend(const std::string& name, const std::string& options, std::string* settings, std::string* why) {
+  settings->clear();
   const Entry* e = find(name);
-  return e ? e->options : std::span<const BackendOption>{};
+  if (e && e->configure) return e->configure(options, settings, why);
+  if (options.empty()) return true;
+  *why = "WorkerOptions::backend.options '" + options + "': the " + name + " backend takes no options";
+  return false;
 }
 
-bool validate_backend_options(const std::string& name, const std::string& text, std::string* why) {
-  const auto known = backend_options(name);
+bool validate_key_values(const std::string& text, std::span<const BackendOption> known, const char* noun,
+                         std::string* why) {
   auto known_keys = [&] {
     std::string s;
     for (const BackendOption& o : known) s += (s.empty() ? "" : ", ") + std::string(o.key);
@@ -108,21 +112,21 @@ bool validate_backend_options(const std::string& name, const std::string& text, 
         bool found = false;
         for (const BackendOption& o : known) found |= key == o.key;
         if (!found) {
-          *why = "unknown option '" + key + "' for backend '" + name + "' (it accepts: " + known_keys() + ")";
+          *why = "unknown " + std::string(noun) + " '" + key + "' (known: " + known_keys() + ")";
           return false;
         }
         char* end = nullptr;
         errno = 0;
         const long v = std::strtol(value.c_str(), &end, 10);
         if (value.empty() || *end != '\0' || errno != 0 || v < 0) {
-          *why = "option '" + key + "' wants a non-negative integer, not '" + value + "'";
+          *why = std::string(noun) + " '" + key + "' wants a non-negative integer, not '" + value + "'";
           return false;
         }
         return true;
       });
 }
 
-long backend_option(const std::string& text, const std::string& key, long fallback) {
+long key_value(const std::string& text, const std::string& key, long fallback) {
   long out = fallback;
   for_each_option(text, [&](const std::string&, const std::string& k, const std::string& value, bool) {
     if (k == key) out = std::strtol(value.c_str(), nullptr, 10);

@@ -12,8 +12,10 @@
 // shareable handle), and the backend writes the CommContext and the buffer table into its own memory
 // (write_context), so a device backend needs nothing from core but this file.
 //
-// Options: each backend declares the `key=value` options it accepts (WorkerOptions::backend_options);
-// validate_backend_options() refuses anything else in the parent, before any process is forked.
+// Options: when a Worker is built, configure_backend() has the backend check WorkerOptions::backend.options
+// (and whatever else it reads then, such as the sim's fault injection STRATA_SIM_FAULTS) in the parent,
+// before any process is forked, and turn them into the settings every chip gets in ChipInfo::settings.
+// A backend without a configure function takes no options.
 //
 // Thread use: every method is called from the chip process's main thread; run_kernel may use threads of
 // its own. No method throws: failures come back as false plus a message.
@@ -56,7 +58,7 @@ struct ChipInfo {
   int device_id = 0;                // the device this chip drives
   uint32_t threads = 1;             // block pool size (sim)
   BackendShared* shared = nullptr;  // what prepare() made, inherited by fork
-  std::string options;              // WorkerOptions::backend_options, already validated
+  std::string settings;             // what the backend's configure made when the Worker was built
 };
 
 inline constexpr size_t kMaxWindowDescriptorBytes = 1024;
@@ -68,7 +70,7 @@ struct WindowDescriptor {
   unsigned char bytes[kMaxWindowDescriptorBytes] = {};
 };
 
-/// One option a backend accepts in WorkerOptions::backend_options.
+/// One key of a "key=value,key=value" list a backend accepts (in its options or its own settings).
 struct BackendOption {
   const char* key;
   const char* doc;  // what it does, and its value (an integer)
@@ -112,12 +114,16 @@ class ChipBackend {
 using BackendFactory = std::unique_ptr<ChipBackend> (*)();
 /// Runs in the parent before fork; may return null when the backend needs nothing shared.
 using BackendPrepare = std::unique_ptr<BackendShared> (*)(int chip_count, std::string* error);
+/// Runs in the parent when a Worker is built: checks WorkerOptions::backend.options (and anything else
+/// the backend reads then) and makes the settings every chip gets; false + a message naming what is wrong
+/// and where it came from (the Worker throws UsageError with it).
+using BackendConfigure = bool (*)(const std::string& options, std::string* settings, std::string* why);
 
 struct BackendRegistrar {
   /// `available` says whether the hardware is there (a missing backend is listed but not usable);
-  /// `options` lists the backend_options keys it accepts.
+  /// `configure` may be null: the backend then takes no options and its chips get no settings.
   BackendRegistrar(const char* name, BackendFactory factory, bool (*available)(), BackendPrepare prepare,
-                   std::span<const BackendOption> options) noexcept;
+                   BackendConfigure configure) noexcept;
 };
 
 /// The backend's parent-side preparation (null when none is needed). Throws nothing; null + error on
@@ -130,16 +136,18 @@ std::unique_ptr<ChipBackend> make_backend(const std::string& name);
 bool backend_available(const std::string& name);
 /// Every compiled-in backend as "name" or "name (unavailable)".
 std::vector<std::string> backend_names();
-/// The options backend `name` accepts.
-std::span<const BackendOption> backend_options(const std::string& name);
-/// Checks "key=value,key=value" against the options of backend `name` (integer values); false + why.
-bool validate_backend_options(const std::string& name, const std::string& text, std::string* why);
-/// The integer value of `key` in an already validated option string, or `fallback`.
-long backend_option(const std::string& text, const std::string& key, long fallback);
+/// Has backend `name` check `options` and make its chips' settings (see BackendConfigure); false + why.
+bool configure_backend(const std::string& name, const std::string& options, std::string* settings, std::string* why);
+/// Checks "key=value,key=value" against `known` (non-negative integer values); false + why, which calls
+/// each key a `noun` ("option", "fault").
+bool validate_key_values(const std::string& text, std::span<const BackendOption> known, const char* noun,
+                         std::string* why);
+/// The integer value of `key` in an already validated "key=value,..." list, or `fallback`.
+long key_value(const std::string& text, const std::string& key, long fallback);
 
 }  // namespace strata::comm
 
-#define STRATA_REGISTER_BACKEND(name, factory, available, prepare, options)       \
+#define STRATA_REGISTER_BACKEND(name, factory, available, prepare, configure)     \
   static const ::strata::comm::BackendRegistrar strata_backend_registrar_##name { \
-#name, factory, available, prepare, options                                   \
+#name, factory, available, prepare, configure                                 \
   }

@@ -116,7 +116,7 @@ void DomainManager::throw_failure(const std::string& what, const Failure& f) {
   if (f.timed_out)
     throw TimeoutError(msg +
                        "; a chip serves domain requests after the tasks already pushed to it, and a chip that "
-                       "misses WorkerOptions::comm_timeout (STRATA_COMM_TIMEOUT_MS) is declared lost");
+                       "misses WorkerOptions::timeouts.comm (STRATA_COMM_TIMEOUT_MS) is declared lost");
   if (f.lost) throw ChildDiedError(msg);
   throw Error(msg);
 }

@@ -5,9 +5,9 @@
 // The transaction: every member allocates, zeroes and exports its window (prepare); the parent gathers
 // the descriptors into a table in shared memory; every member imports its peers and has its backend
 // write the window's context page, then reports its buffers (commit). If any member fails, dies or
-// misses comm_timeout at any step, every member that allocated anything frees it and the caller gets
+// misses timeouts.comm at any step, every member that allocated anything frees it and the caller gets
 // one error naming that chip. All requests of a phase are in flight together, so a stopped chip costs
-// one comm_timeout, after which the supervisor declares it lost.
+// one timeouts.comm, after which the supervisor declares it lost.
 //
 // A domain's abort word (shared host memory, one per live domain) is set when a member dies or is
 // declared lost, so kernels blocked on it in the toolkit fail at once; the domain is then broken —
@@ -70,7 +70,7 @@ class DomainManager {
   ~DomainManager();
 
   /// allocate_domain: validates `spec` (UsageError), then runs the transaction. Throws Error naming
-  /// the failing chip, TimeoutError if it missed comm_timeout, ChildDiedError if it died.
+  /// the failing chip, TimeoutError if it missed timeouts.comm, ChildDiedError if it died.
   Domain allocate(const DomainSpec& spec);
   /// A handle's release(): released now; freed at once outside a run, after the drain inside one.
   void release(detail::DomainRecord& d);

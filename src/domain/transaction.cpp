@@ -24,7 +24,7 @@ class Staging {
   Staging(memory::Arena& arena, size_t bytes) : arena_(arena), p_(arena.alloc(bytes)) {
     if (!p_)
       throw UsageError("no room in the buffer arena to stage " + std::to_string(bytes) +
-                       " bytes; raise WorkerOptions::buffer_bytes (STRATA_BUFFER_BYTES)");
+                       " bytes; raise WorkerOptions::memory.buffer_bytes (STRATA_BUFFER_BYTES)");
   }
   ~Staging() { arena_.free(p_, /*keep_pages=*/true); }
   Staging(const Staging&) = delete;
@@ -313,7 +313,7 @@ void DomainManager::copy(const DomainBuffer& buf, void* host, size_t bytes, bool
   if (!copied) {
     const std::string msg =
         std::string(what) + " of buffer '" + buf.name + "' on chip " + std::to_string(chip) + ": " + f.message;
-    if (f.timed_out) throw TimeoutError(msg + " (WorkerOptions::comm_timeout, STRATA_COMM_TIMEOUT_MS)");
+    if (f.timed_out) throw TimeoutError(msg + " (WorkerOptions::timeouts.comm, STRATA_COMM_TIMEOUT_MS)");
     if (f.lost) throw ChildDiedError(msg);
     throw Error(msg);
   }
@@ -333,7 +333,7 @@ void DomainManager::bringup(const std::vector<ChipBringup>& cfgs, int64_t deadli
         if (c.state == supervisor::ChildState::Lost) pending.push_back("chip " + std::to_string(i));
       }
       throw TimeoutError("init(): bring-up timed out; still pending: " + util::join(pending) +
-                         " (raise WorkerOptions::init_timeout, STRATA_INIT_TIMEOUT_MS)");
+                         " (raise WorkerOptions::timeouts.init, STRATA_INIT_TIMEOUT_MS)");
     }
     throw Error("bring-up of chip " + std::to_string(f.chip) + " failed: " + detail);
   };
@@ -362,7 +362,7 @@ void DomainManager::store_outputs(const std::vector<ChipBringup>& cfgs, int64_t 
       if (!copy_through(static_cast<int>(i), host.data(), b.data, b.nbytes(), false, deadline_ns, &f)) {
         const std::string msg =
             "store_outputs(): storing buffer '" + bname + "' of chip " + std::to_string(i) + ": " + f.message;
-        if (f.timed_out) throw TimeoutError(msg + " (WorkerOptions::comm_timeout, STRATA_COMM_TIMEOUT_MS)");
+        if (f.timed_out) throw TimeoutError(msg + " (WorkerOptions::timeouts.comm, STRATA_COMM_TIMEOUT_MS)");
         if (f.lost) throw ChildDiedError(msg);
         throw Error(msg);
       }

@@ -313,16 +313,18 @@ void Scheduler::acquire_slot(const char* what) {
   wait_while([&] { return ring_.full(); }, deadline);
   STRATA_OBSERVE(obs_, span(trace::Span::Backpressure, begin, sys::now_ns(), "task ring full"));
   if (ring_.full())
-    throw TimeoutError(std::string(what) + ": the task ring has been full (" + std::to_string(ring_.capacity()) +
-                       " tasks in flight) for " + std::to_string(opts_.submit_timeout_ns / 1000000) +
-                       " ms; raise WorkerOptions::task_ring (STRATA_TASK_RING) or submit_timeout "
-                       "(STRATA_SUBMIT_TIMEOUT_MS), or check for tasks that cannot finish");
+    throw TimeoutError(
+        std::string(what) + ": the task ring has been full (" + std::to_string(ring_.capacity()) +
+        " tasks in flight) for " + std::to_string(opts_.submit_timeout_ns / 1000000) +
+        " ms; raise WorkerOptions::memory.task_ring (STRATA_TASK_RING) or WorkerOptions::timeouts.submit "
+        "(STRATA_SUBMIT_TIMEOUT_MS), or check for tasks that cannot finish");
 }
 
 void* Scheduler::heap_alloc(size_t bytes, const char* what) {
   if (!heap_.could_fit(bytes))
     throw UsageError(std::string(what) + ": " + std::to_string(bytes) + " bytes is more than the whole run heap (" +
-                     std::to_string(heap_.capacity()) + " bytes); raise WorkerOptions::heap_bytes (STRATA_HEAP_BYTES)");
+                     std::to_string(heap_.capacity()) +
+                     " bytes); raise WorkerOptions::memory.heap_bytes (STRATA_HEAP_BYTES)");
   const int64_t begin = sys::now_ns();
   const int64_t deadline = begin + opts_.submit_timeout_ns;
   void* p = nullptr;
@@ -336,7 +338,7 @@ void* Scheduler::heap_alloc(size_t bytes, const char* what) {
   if (p) return p;
   throw TimeoutError(std::string(what) + ": the run heap has no room for " + std::to_string(bytes) + " bytes (" +
                      std::to_string(heap_.used()) + " of " + std::to_string(heap_.capacity()) +
-                     " bytes held by open scopes or unfinished tasks); raise WorkerOptions::heap_bytes "
+                     " bytes held by open scopes or unfinished tasks); raise WorkerOptions::memory.heap_bytes "
                      "(STRATA_HEAP_BYTES) or close scopes sooner");
 }
 

@@ -3,7 +3,7 @@
 //
 // The life of a task:
 //   submit   validate the arguments (shapes, tags, sizes, that every tensor lies in memory strata shares);
-//            take a task-ring slot (back-pressure: wait for retirements, at most submit_timeout); allocate
+//            take a task-ring slot (back-pressure: wait for retirements, at most timeouts.submit); allocate
 //            OUTPUTs with a null address from the run heap; encode one frame per part; look its producers
 //            up in the DepMap and enter it; arm its status-board entry.
 //   eligible once every producer has been pushed. A task waits in the queue of its child (or of "any

@@ -7,7 +7,7 @@
 namespace strata::graph {
 
 TaskRing::TaskRing(uint32_t capacity) : capacity_(capacity), finished_(capacity, 0) {
-  if (capacity == 0) throw UsageError("task ring capacity must be at least 1 (WorkerOptions::task_ring)");
+  if (capacity == 0) throw UsageError("task ring capacity must be at least 1 (WorkerOptions::memory.task_ring)");
 }
 
 uint64_t TaskRing::acquire() noexcept {

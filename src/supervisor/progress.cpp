@@ -118,7 +118,8 @@ void Supervisor::check_deadlines(int64_t now) {
     if (c.deadline_frames) {
       for (const InFlight& f : c.inflight) {
         if (f.deadline_ns > 0 && now >= f.deadline_ns) {
-          declare_lost(c, "it did not answer " + std::string(f.what) + " in time (comm_timeout)");
+          declare_lost(c, "it did not answer " + std::string(f.what) +
+                              " in time (WorkerOptions::timeouts.comm, STRATA_COMM_TIMEOUT_MS)");
           break;
         }
       }
@@ -143,7 +144,7 @@ void Supervisor::check_stopped(int64_t now) {
                       static_cast<unsigned long long>(c.channel.in_flight()));
     } else if (now - c.stopped_since >= opts_.stop_limit_ns) {
       declare_lost(c, "it stayed stopped (SIGSTOP) for " + std::to_string((now - c.stopped_since) / 1000000) +
-                          " ms while work waited for it (comm_timeout)");
+                          " ms while work waited for it (WorkerOptions::timeouts.comm, STRATA_COMM_TIMEOUT_MS)");
     }
   }
 }

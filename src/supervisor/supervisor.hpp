@@ -5,7 +5,7 @@
 //   Idle      not forked (before init(), after close())
 //   Starting  forked, not yet reported ready
 //   Ready     takes frames
-//   Lost      strata declared it lost — it missed a deadline (a task timeout, a request's comm_timeout),
+//   Lost      strata declared it lost — it missed a deadline (a task timeout, a request's timeouts.comm),
 //             stayed stopped (SIGSTOP) while owing work, or broke the mailbox protocol — and killed it
 //   Dead      it exited or was killed from outside
 // Lost and Dead are final until respawn(). Entering either is one step, done in one place (gone()): the

@@ -37,6 +37,9 @@ constexpr Tunable kTunables[] = {
      "1: pin each sim chip's main thread to one allowed CPU, starting after the parent's; 0: let the OS place it"},
     {"sim_batch", "STRATA_SIM_BATCH", Type::Int, "1",
      "1: run sim chips under SCHED_BATCH (a woken chip does not preempt a running one), 0: the normal policy"},
+    {"sim_faults", "STRATA_SIM_FAULTS", Type::String, "none",
+     "testing aid, read when a Worker is built: sim chips whose window allocations fail, crash or hang "
+     "(fail_window_alloc=<chip>,crash_window_alloc=<chip>,hang_window_alloc=<chip>)"},
     {"trace", "STRATA_TRACE", Type::String, "off",
      "record every run of every Worker and write a Chrome trace-event JSON file to this path at close ('off': none)"},
     {"trace_events", "STRATA_TRACE_EVENTS", Type::Int, "65536",
@@ -127,6 +130,12 @@ std::string get_string(const char* name) {
   const Tunable& t = find(name);
   if (const auto& env = env_of(t)) return *env;
   return t.fallback;
+}
+
+std::string get_string_now(const char* name) {
+  const Tunable& t = find(name);
+  const char* v = std::getenv(t.env);
+  return v && *v ? std::string(v) : std::string(t.fallback);
 }
 
 std::string effective(const Tunable& t) {

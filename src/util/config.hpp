@@ -2,7 +2,7 @@
 // and one line of documentation. `strata info` prints the table.
 //
 // Values are read from the environment once per process (the first time a tunable is asked for) and
-// never change afterwards; any thread may read them.
+// never change afterwards (get_string_now, for one testing aid, is the exception); any thread may read them.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +29,10 @@ std::span<const Tunable> all();
 uint64_t get_u64(const char* name);
 /// The effective value of a string tunable.
 std::string get_string(const char* name);
+/// A string tunable read from the environment now, not from the snapshot: only for a testing aid that a
+/// test sets just before it builds a Worker (STRATA_SIM_FAULTS), whose value the Worker then hands to its
+/// children itself.
+std::string get_string_now(const char* name);
 /// The effective value as text, as `strata info` prints it.
 std::string effective(const Tunable& t);
 

@@ -3,9 +3,9 @@
 // and status(), the stall report as data.
 //
 // Progress, for the stall watch, is anything the children finish (a completion, a reply, a loss) or a
-// task submitted; the watch runs only inside run() and only while the Worker waits. After stall_warn
+// task submitted; the watch runs only inside run() and only while the Worker waits. After timeouts.stall_warn
 // without progress the report is logged, then again after twice as long, and so on; after
-// stall_timeout the child that has run its task the longest (or, none running, every child that owes
+// timeouts.stall the child that has run its task the longest (or, none running, every child that owes
 // work) is declared lost, and run() throws a TimeoutError carrying the report.
 #include <algorithm>
 
@@ -105,7 +105,7 @@ void WorkerImpl::begin_watch(int64_t now) {
   run_begin_ns_ = now;
   progress_ns_ = now;
   progress_mark_ = sup_->delivered() + sched_->submitted();
-  next_warn_ns_ = ns(opts_.stall_warn);
+  next_warn_ns_ = ns(opts_.timeouts.stall_warn);
   last_progress_report_ns_ = now;
   stall_report_.clear();
 }
@@ -116,25 +116,25 @@ void WorkerImpl::on_tick(int64_t now) {
   if (mark != progress_mark_) {
     progress_mark_ = mark;
     progress_ns_ = now;
-    next_warn_ns_ = ns(opts_.stall_warn);
+    next_warn_ns_ = ns(opts_.timeouts.stall_warn);
   }
   if (opts_.on_progress && now - last_progress_report_ns_ >= kProgressEveryNs) {
     last_progress_report_ns_ = now;
     opts_.on_progress(RunProgress{runs_, sched_->submitted(), sched_->finished_count(), seconds(now - run_begin_ns_)});
   }
   const int64_t quiet = now - progress_ns_;
-  if (opts_.stall_timeout.count() > 0 && quiet >= ns(opts_.stall_timeout) && stall_report_.empty()) {
+  if (opts_.timeouts.stall.count() > 0 && quiet >= ns(opts_.timeouts.stall) && stall_report_.empty()) {
     stall_timed_out(now, quiet);
     return;
   }
   if (next_warn_ns_ > 0 && quiet >= next_warn_ns_) {
     next_warn_ns_ *= 2;
-    char headline[160];
+    char headline[200];
     std::snprintf(headline, sizeof headline,
-                  "run %llu has made no progress for %.1f s (stall_warn %lld ms, STRATA_STALL_WARN_MS); where it "
-                  "waits:",
+                  "run %llu has made no progress for %.1f s (WorkerOptions::timeouts.stall_warn %lld ms, "
+                  "STRATA_STALL_WARN_MS); where it waits:",
                   static_cast<unsigned long long>(runs_), seconds(quiet),
-                  static_cast<long long>(opts_.stall_warn.count()));
+                  static_cast<long long>(opts_.timeouts.stall_warn.count()));
     log_report(headline, status_at(now).to_string());
   }
 }
@@ -143,8 +143,8 @@ void WorkerImpl::stall_timed_out(int64_t now, int64_t quiet) {
   const std::string report = status_at(now).to_string();
   char headline[200];
   std::snprintf(headline, sizeof headline,
-                "run(): no progress for %.1f s (WorkerOptions::stall_timeout %lld ms, STRATA_STALL_TIMEOUT_MS)",
-                seconds(quiet), static_cast<long long>(opts_.stall_timeout.count()));
+                "run(): no progress for %.1f s (WorkerOptions::timeouts.stall %lld ms, STRATA_STALL_TIMEOUT_MS)",
+                seconds(quiet), static_cast<long long>(opts_.timeouts.stall.count()));
   stall_report_ = std::string(headline) + "\n" + report;
   log_report(std::string(headline) + "; declaring the stuck child lost:", report);
   // The stuck child: the one that has run its task the longest; none running, every one that owes work.
@@ -155,8 +155,8 @@ void WorkerImpl::stall_timed_out(int64_t now, int64_t quiet) {
       oldest = r->start_ns;
       stuck = &c;
     }
-  const std::string reason =
-      "the run made no progress for " + std::to_string(quiet / 1000000) + " ms (WorkerOptions::stall_timeout)";
+  const std::string reason = "the run made no progress for " + std::to_string(quiet / 1000000) +
+                             " ms (WorkerOptions::timeouts.stall, STRATA_STALL_TIMEOUT_MS)";
   if (stuck) {
     sup_->declare_lost(*stuck, reason);
     return;

@@ -21,13 +21,13 @@ void WorkerImpl::respawn() {
     if (c.state == supervisor::ChildState::Lost || c.state == supervisor::ChildState::Dead) gone.push_back(&c);
   const bool redo_bringup = !gone.empty() && domains_->drop_broken();
   const int64_t begin = sys::now_ns();
-  const int64_t deadline = begin + ns(opts_.init_timeout);
+  const int64_t deadline = begin + ns(opts_.timeouts.init);
   try {
     for (supervisor::Child* c : gone) {
       sup_->prepare_respawn(*c);
       spawn(*c);
     }
-    sup_->wait_ready(deadline, "respawn()", "WorkerOptions::init_timeout (STRATA_INIT_TIMEOUT_MS)");
+    sup_->wait_ready(deadline, "respawn()", "WorkerOptions::timeouts.init, STRATA_INIT_TIMEOUT_MS");
   } catch (...) {
     // A child that cannot start again is gone again: reported on the next call.
     for (supervisor::Child* c : gone)

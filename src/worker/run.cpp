@@ -49,7 +49,7 @@ void WorkerImpl::run(const std::function<void(Orchestrator&)>& fn) {
   in_run_ = false;
   ++run_;  // invalidates the Orchestrator (and Scopes) of the run that ended
   STRATA_OBSERVE(obs_, span(trace::Span::Run, begin, sys::now_ns(), "run " + std::to_string(runs_)));
-  // A run that passed stall_timeout fails with the stall report, whatever else the stuck child's loss
+  // A run that passed timeouts.stall fails with the stall report, whatever else the stuck child's loss
   // made fail.
   if (!stall_report_.empty()) throw TimeoutError(std::exchange(stall_report_, {}));
   if (orch_error) {

@@ -70,41 +70,44 @@ void WorkerImpl::validate_options() {
   if (static_cast<int64_t>(device_ids_.size()) + opts_.sub_workers > kMaxChildren)
     throw UsageError("WorkerOptions: " + std::to_string(device_ids_.size() + static_cast<size_t>(opts_.sub_workers)) +
                      " children; a Worker has at most " + std::to_string(kMaxChildren));
+  Timeouts& t = opts_.timeouts;
   for (auto [value, field] :
-       {std::pair{opts_.submit_timeout, "submit_timeout"}, std::pair{opts_.init_timeout, "init_timeout"},
-        std::pair{opts_.close_timeout, "close_timeout"}, std::pair{opts_.comm_timeout, "comm_timeout"},
-        std::pair{opts_.stall_warn, "stall_warn"}, std::pair{opts_.stall_timeout, "stall_timeout"}})
+       {std::pair{t.submit, "submit"}, std::pair{t.init, "init"}, std::pair{t.close, "close"},
+        std::pair{t.comm, "comm"}, std::pair{t.stall_warn, "stall_warn"}, std::pair{t.stall, "stall"}})
     if (value.count() < 0 || value.count() > kMaxTimeoutMs)
-      throw UsageError(std::string("WorkerOptions::") + field + " is " + std::to_string(value.count()) +
+      throw UsageError(std::string("WorkerOptions::timeouts.") + field + " is " + std::to_string(value.count()) +
                        " ms; it must be between 0 (the default) and " + std::to_string(kMaxTimeoutMs));
-  opts_.heap_bytes = or_default(opts_.heap_bytes, "heap_bytes");
-  opts_.buffer_bytes = or_default(opts_.buffer_bytes, "buffer_bytes");
-  opts_.task_ring = or_default(opts_.task_ring, "task_ring");
-  opts_.submit_timeout = or_default(opts_.submit_timeout, "submit_timeout_ms");
-  opts_.init_timeout = or_default(opts_.init_timeout, "init_timeout_ms");
-  opts_.close_timeout = or_default(opts_.close_timeout, "close_timeout_ms");
-  opts_.comm_timeout = or_default(opts_.comm_timeout, "comm_timeout_ms");
-  opts_.stall_warn = or_default(opts_.stall_warn, "stall_warn_ms");
-  opts_.stall_timeout = or_default(opts_.stall_timeout, "stall_timeout_ms");
-  opts_.chip_threads = or_default(opts_.chip_threads, "chip_threads");
-  if (!util::checked_add(opts_.heap_bytes, opts_.buffer_bytes) || opts_.heap_bytes > (size_t{1} << 48) ||
-      opts_.buffer_bytes > (size_t{1} << 48))
-    throw UsageError("WorkerOptions: heap_bytes (" + std::to_string(opts_.heap_bytes) + ") and buffer_bytes (" +
-                     std::to_string(opts_.buffer_bytes) + ") must each be at most " +
+  MemoryOptions& m = opts_.memory;
+  BackendOptions& b = opts_.backend;
+  m.heap_bytes = or_default(m.heap_bytes, "heap_bytes");
+  m.buffer_bytes = or_default(m.buffer_bytes, "buffer_bytes");
+  m.task_ring = or_default(m.task_ring, "task_ring");
+  t.submit = or_default(t.submit, "submit_timeout_ms");
+  t.init = or_default(t.init, "init_timeout_ms");
+  t.close = or_default(t.close, "close_timeout_ms");
+  t.comm = or_default(t.comm, "comm_timeout_ms");
+  t.stall_warn = or_default(t.stall_warn, "stall_warn_ms");
+  t.stall = or_default(t.stall, "stall_timeout_ms");
+  b.chip_threads = or_default(b.chip_threads, "chip_threads");
+  if (!util::checked_add(m.heap_bytes, m.buffer_bytes) || m.heap_bytes > (size_t{1} << 48) ||
+      m.buffer_bytes > (size_t{1} << 48))
+    throw UsageError("WorkerOptions: memory.heap_bytes (" + std::to_string(m.heap_bytes) +
+                     ") and memory.buffer_bytes (" + std::to_string(m.buffer_bytes) + ") must each be at most " +
                      util::bytes_text(size_t{1} << 48));
-  if (opts_.task_ring > kMaxTaskRing)
-    throw UsageError("WorkerOptions::task_ring is " + std::to_string(opts_.task_ring) + "; at most " +
+  if (m.task_ring > kMaxTaskRing)
+    throw UsageError("WorkerOptions::memory.task_ring is " + std::to_string(m.task_ring) + "; at most " +
                      std::to_string(kMaxTaskRing));
-  if (opts_.chip_threads > kMaxChipThreads)
-    throw UsageError("WorkerOptions::chip_threads is " + std::to_string(opts_.chip_threads) + "; at most " +
+  if (b.chip_threads > kMaxChipThreads)
+    throw UsageError("WorkerOptions::backend.chip_threads is " + std::to_string(b.chip_threads) + "; at most " +
                      std::to_string(kMaxChipThreads));
-  if (opts_.backend.empty()) opts_.backend = config::get_string("backend");
-  if (!comm::backend_available(opts_.backend))
-    throw UsageError("unknown or unavailable backend '" + opts_.backend +
+  if (b.name.empty()) b.name = config::get_string("backend");
+  if (!comm::backend_available(b.name))
+    throw UsageError("unknown or unavailable backend '" + b.name +
                      "'; compiled in: " + util::join(comm::backend_names()));
+  // The backend checks its options (and, sim, the fault injection STRATA_SIM_FAULTS asks for) here, in the
+  // parent, before any process is forked; what it makes of them reaches every chip.
   std::string why;
-  if (!comm::validate_backend_options(opts_.backend, opts_.backend_options, &why))
-    throw UsageError("WorkerOptions::backend_options '" + opts_.backend_options + "': " + why);
+  if (!comm::configure_backend(b.name, b.options, &backend_settings_, &why)) throw UsageError(why);
   validate_bringup();
 }
 
@@ -214,7 +217,7 @@ void WorkerImpl::check_threads(const char* what) const {
 }
 
 void WorkerImpl::ensure_arena() {
-  if (!arena_) arena_ = std::make_shared<memory::Arena>(opts_.buffer_bytes, opts_.heap_bytes);
+  if (!arena_) arena_ = std::make_shared<memory::Arena>(opts_.memory.buffer_bytes, opts_.memory.heap_bytes);
 }
 
 // ---- registration ----------------------------------------------------------------------------------
@@ -276,7 +279,7 @@ void WorkerImpl::send_load_kernel(uint32_t id, const std::string& library, const
   unsigned char frame[ipc::kRequestSlotBytes];
   const size_t len = ipc::encode_load_kernel(id, library, symbol, frame, sizeof frame);
   if (len == 0) throw UsageError("load_kernel: library path too long for a mailbox frame");
-  const int64_t deadline = sys::now_ns() + ns(opts_.comm_timeout);
+  const int64_t deadline = sys::now_ns() + ns(opts_.timeouts.comm);
   std::vector<uint64_t> asked;
   for (int i = 0; i < sup_->count(ChildKind::Chip); ++i)
     asked.push_back(sup_->post_request(sup_->child(ChildKind::Chip, i), frame, len, deadline, "loading a kernel"));
@@ -333,7 +336,7 @@ RawBuffer WorkerImpl::create_raw_buffer(size_t bytes) {
   if (!p)
     throw UsageError("create_buffer(" + std::to_string(bytes) + " bytes): the buffer arena (" +
                      util::bytes_text(arena_->buffer_bytes()) + ", " + util::bytes_text(arena_->buffers_in_use()) +
-                     " in use) has no room; raise WorkerOptions::buffer_bytes (STRATA_BUFFER_BYTES)");
+                     " in use) has no room; raise WorkerOptions::memory.buffer_bytes (STRATA_BUFFER_BYTES)");
   return RawBuffer(p, bytes, arena_);
 }
 
@@ -350,9 +353,9 @@ void WorkerImpl::spawn(supervisor::Child& c) {
   s.parent = sup_->parent_wake();
   s.board = board_;
   s.callables = &callables_;
-  s.backend = opts_.backend;
-  s.backend_options = opts_.backend_options;
-  s.chip_threads = opts_.chip_threads;
+  s.backend = opts_.backend.name;
+  s.backend_settings = backend_settings_;
+  s.chip_threads = opts_.backend.chip_threads;
   s.backend_shared = backend_shared_.get();
   s.inner = c.kind == ChildKind::Worker ? child_workers_[static_cast<size_t>(c.index)].get() : nullptr;
   s.spin_ns = sys::spin_budget_ns();
@@ -375,12 +378,12 @@ void WorkerImpl::init() {
     supervisor::Supervisor::Options so;
     so.level = level_;
     so.spin_ns = sys::spin_budget_ns();
-    so.stop_limit_ns = ns(opts_.comm_timeout);
+    so.stop_limit_ns = ns(opts_.timeouts.comm);
     sup_ = std::make_unique<supervisor::Supervisor>(static_cast<supervisor::Events&>(*this), so);
     sup_->configure(nchips, opts_.sub_workers, static_cast<int>(child_workers_.size()), device_ids_);
-    board_map_ = ipc::SharedMapping(ipc::Board::bytes_for(opts_.task_ring));
+    board_map_ = ipc::SharedMapping(ipc::Board::bytes_for(opts_.memory.task_ring));
     board_ = static_cast<ipc::Board*>(board_map_.data());
-    ipc::board_init(board_, opts_.task_ring);
+    ipc::board_init(board_, opts_.memory.task_ring);
     memory_ = std::make_unique<memory::MemoryMap>(arena_.get());
     for (const auto& a : inherited_arenas_) memory_->add_arena(a.get());
     // Child Workers run in processes forked from this one: they may name this Worker's memory too.
@@ -388,27 +391,27 @@ void WorkerImpl::init() {
     for_children.push_back(arena_);
     for (auto& w : child_workers_) w->impl().inherit_arenas(for_children);
     graph::SchedulerOptions go;
-    go.ring_slots = opts_.task_ring;
+    go.ring_slots = opts_.memory.task_ring;
     go.fail_fast = opts_.fail_fast;
-    go.submit_timeout_ns = ns(opts_.submit_timeout);
+    go.submit_timeout_ns = ns(opts_.timeouts.submit);
     go.level = level_;
     sched_ = std::make_unique<graph::Scheduler>(static_cast<graph::Link&>(*this), board_,
                                                 memory::HeapRing(arena_->heap_base(), arena_->heap_bytes()),
                                                 memory_.get(), go);
     if (nchips > 0) {
       std::string err;
-      backend_shared_ = comm::prepare_backend(opts_.backend, nchips, &err);
-      if (!err.empty()) throw Error("init(): backend '" + opts_.backend + "': " + err);
+      backend_shared_ = comm::prepare_backend(opts_.backend.name, nchips, &err);
+      if (!err.empty()) throw Error("init(): backend '" + opts_.backend.name + "': " + err);
     }
     domains_ = std::make_unique<domain::DomainManager>(
         *sup_, *sched_, *arena_, *memory_,
-        domain::DomainOptions{ns(opts_.comm_timeout), ns(opts_.close_timeout), device_ids_});
+        domain::DomainOptions{ns(opts_.timeouts.comm), ns(opts_.timeouts.close), device_ids_});
     start_trace();
     const int64_t begin = sys::now_ns();
     for (supervisor::Child& c : sup_->children()) spawn(c);
     initialized_ = true;
-    const int64_t deadline = begin + ns(opts_.init_timeout);
-    sup_->wait_ready(deadline, "init()", "WorkerOptions::init_timeout (STRATA_INIT_TIMEOUT_MS)");
+    const int64_t deadline = begin + ns(opts_.timeouts.init);
+    sup_->wait_ready(deadline, "init()", "WorkerOptions::timeouts.init, STRATA_INIT_TIMEOUT_MS");
     if (!opts_.bringup.empty()) domains_->bringup(opts_.bringup, deadline);
     STRATA_OBSERVE(obs_, span(trace::Span::Init, begin, sys::now_ns(), {}));
   } catch (...) {
@@ -434,7 +437,7 @@ void WorkerImpl::teardown(bool graceful) noexcept {
     }
   }
   if (graceful && domains_) domains_->close();
-  if (sup_) sup_->shutdown(graceful ? ns(opts_.close_timeout) : 0);
+  if (sup_) sup_->shutdown(graceful ? ns(opts_.timeouts.close) : 0);
   // After the children are gone: a pod's child Workers have written their part of the trace.
   finish_trace();
   domains_.reset();
@@ -458,7 +461,7 @@ void WorkerImpl::store_outputs() {
   if (in_run_) throw UsageError("store_outputs() inside run(): return from the orchestration function first");
   if (opts_.bringup.empty())
     throw UsageError("store_outputs(): this Worker has no bring-up configuration (WorkerOptions::bringup)");
-  domains_->store_outputs(opts_.bringup, sys::now_ns() + ns(opts_.comm_timeout));
+  domains_->store_outputs(opts_.bringup, sys::now_ns() + ns(opts_.timeouts.comm));
 }
 
 std::vector<LiveDomain> WorkerImpl::live_domains() const {

@@ -160,6 +160,7 @@ class WorkerImpl final : private supervisor::Events, private graph::Link {
   ipc::SharedMapping board_map_;
   ipc::Board* board_ = nullptr;
   std::unique_ptr<graph::Scheduler> sched_;
+  std::string backend_settings_;  // what the backend made of its options when the Worker was built
   std::unique_ptr<comm::BackendShared> backend_shared_;
   std::unique_ptr<domain::DomainManager> domains_;
 
@@ -176,7 +177,7 @@ class WorkerImpl final : private supervisor::Events, private graph::Link {
   int64_t progress_ns_ = 0;     // when it changed
   int64_t next_warn_ns_ = 0;    // quiet time of the next stall report
   int64_t last_progress_report_ns_ = 0;
-  std::string stall_report_;  // set once a run passed stall_timeout: what run() throws
+  std::string stall_report_;  // set once a run passed timeouts.stall: what run() throws
 
   bool initialized_ = false;
   bool closed_ = false;

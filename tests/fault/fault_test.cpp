@@ -198,8 +198,7 @@ class FaultSuite : public strata::test::LeakCheckedTest {
     {
       strata::Worker w({.chips = kChips,
                         .sub_workers = sc.subs,
-                        .close_timeout = std::chrono::milliseconds(200),
-                        .comm_timeout = std::chrono::milliseconds(400)});
+                        .timeouts = {.close = std::chrono::milliseconds(200), .comm = std::chrono::milliseconds(400)}});
       Env env{&w, w.register_kernel("fault_busy"), w.register_kernel("strata_allreduce"),
               w.register_host([](const strata::TaskContext& c) { ++*c.data<int64_t>(0); }, "fault_host"), nullptr};
       w.init();

@@ -16,6 +16,7 @@
 
 #include "integration/integration_util.hpp"
 #include "support/proc_scan.hpp"
+#include "support/scoped_env.hpp"
 
 namespace {
 
@@ -201,9 +202,10 @@ TEST_F(BringupTest, HappyPathLoadsInputsAndPeersReachEachOther) {
 
 // init() failing on one chip: one error naming it, and nothing left behind (no process, descriptor or
 // /dev/shm entry) as soon as init() has thrown, before the Worker is destroyed.
-void expect_failed_bringup(const std::string& options, int chip, const std::string& message,
+void expect_failed_bringup(const char* faults, int chip, const std::string& message,
                            const strata::test::ResourceSnapshot& baseline) {
-  strata::Worker w({.chips = 4, .backend_options = options, .bringup = configs({0, 1, 2, 3})});
+  const strata::test::ScopedEnv sim_faults("STRATA_SIM_FAULTS", faults);
+  strata::Worker w({.chips = 4, .bringup = configs({0, 1, 2, 3})});
   const auto start = Clock::now();
   auto e = capture<strata::Error>([&] { w.init(); }, "init() with a failing chip");
   ASSERT_TRUE(e);
@@ -229,20 +231,18 @@ TEST_F(BringupTest, LaterChipCrashingInBringupIsTheOneNamed) {
   expect_failed_bringup("crash_window_alloc=2", 2, "died", baseline());
 }
 
-// A chip that never answers its bring-up: init() gives up after init_timeout, naming the pending chip,
+// A chip that never answers its bring-up: init() gives up after timeouts.init, naming the pending chip,
 // and leaves nothing behind (the hung chip is killed).
 TEST_F(BringupTest, ChipThatNeverAnswersTimesOutNamingThePendingChip) {
   const auto leaks_before = baseline();
   // The deadline leaves every chip time to start, even under a sanitizer on a loaded machine: only the
   // hung one may be named.
-  strata::Worker w({.chips = 3,
-                    .init_timeout = std::chrono::milliseconds(3000),
-                    .backend_options = "hang_window_alloc=1",
-                    .bringup = configs({0, 1, 2})});
+  const strata::test::ScopedEnv faults("STRATA_SIM_FAULTS", "hang_window_alloc=1");
+  strata::Worker w({.chips = 3, .bringup = configs({0, 1, 2}), .timeouts = {.init = std::chrono::milliseconds(3000)}});
   auto e = capture<strata::TimeoutError>([&] { w.init(); }, "init() with a chip that never answers");
   ASSERT_TRUE(e);
   STRATA_EXPECT_CONTAINS(e->what(), "still pending: chip 1");
-  STRATA_EXPECT_CONTAINS(e->what(), "init_timeout");
+  STRATA_EXPECT_CONTAINS(e->what(), "WorkerOptions::timeouts.init, STRATA_INIT_TIMEOUT_MS");
   EXPECT_EQ(std::string(e->what()).find("chip 0"), std::string::npos) << e->what();
   EXPECT_EQ(strata::test::find_leaks(leaks_before), "") << "left behind by the timed-out init()";
   EXPECT_FALSE(w.initialized());

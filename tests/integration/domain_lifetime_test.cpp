@@ -2,6 +2,7 @@
 // the allocation transaction under a failing or crashing member, synchronous copies, and 1,000
 // allocate/release cycles without growth (SPEC §4.1).
 #include "integration/domain_test_util.hpp"
+#include "support/scoped_env.hpp"
 
 namespace {
 
@@ -184,7 +185,8 @@ TEST_F(DomainTest, CommunicatorComesUpLazilyOncePerWorker) {
 // ---- the allocation transaction -----------------------------------------------------------------------
 
 TEST_F(DomainTest, FailingMemberGivesOneErrorAndReleasesEveryPartialAllocation) {
-  strata::Worker w({.chips = 3, .backend_options = "fail_window_alloc=1"});
+  const strata::test::ScopedEnv faults("STRATA_SIM_FAULTS", "fail_window_alloc=1");
+  strata::Worker w({.chips = 3});
   Kernels k(w);
   w.init();
   const size_t big = big_window();
@@ -247,7 +249,8 @@ TEST_F(DomainTest, MemberOutOfMemoryReleasesThePartialAllocationOfTheOthers) {
 }
 
 TEST_F(DomainTest, MemberCrashingMidAllocationIsReportedAtOnce) {
-  strata::Worker w({.chips = 3, .backend_options = "crash_window_alloc=1"});
+  const strata::test::ScopedEnv faults("STRATA_SIM_FAULTS", "crash_window_alloc=1");
+  strata::Worker w({.chips = 3});
   Kernels k(w);
   w.init();
   const auto start = Clock::now();
@@ -273,14 +276,13 @@ TEST_F(DomainTest, MemberCrashingMidAllocationIsReportedAtOnce) {
   w.close();
 }
 
-// A member that never answers: allocate_domain gives up after comm_timeout naming it, the other members
+// A member that never answers: allocate_domain gives up after timeouts.comm naming it, the other members
 // free their windows (a second window of 60% of their memory fits again), and close() still ends it.
-// Regression: a chip that missed comm_timeout used to stay scheduled, and the next run that used it hung.
+// Regression: a chip that missed timeouts.comm used to stay scheduled, and the next run that used it hung.
 TEST_F(DomainTest, MemberThatNeverAnswersIsDeclaredLostAndTheOthersFreeTheirWindows) {
-  strata::Worker w({.chips = 3,
-                    .close_timeout = std::chrono::milliseconds(200),
-                    .comm_timeout = std::chrono::milliseconds(300),
-                    .backend_options = "hang_window_alloc=1"});
+  const strata::test::ScopedEnv faults("STRATA_SIM_FAULTS", "hang_window_alloc=1");
+  strata::Worker w(
+      {.chips = 3, .timeouts = {.close = std::chrono::milliseconds(200), .comm = std::chrono::milliseconds(300)}});
   Kernels k(w);
   w.init();
   const size_t big = big_window();
@@ -293,7 +295,7 @@ TEST_F(DomainTest, MemberThatNeverAnswersIsDeclaredLostAndTheOthersFreeTheirWind
       "allocation with chip 1 never answering");
   ASSERT_TRUE(e);
   STRATA_EXPECT_CONTAINS(e->what(), "allocate_domain('hang') failed on chip 1");
-  STRATA_EXPECT_CONTAINS(e->what(), "comm_timeout");
+  STRATA_EXPECT_CONTAINS(e->what(), "WorkerOptions::timeouts.comm");
   // Chip 1 was declared lost (killed), not left scheduled: the next call says so.
   auto died = capture<strata::ChildDiedError>([&] { w.run([](strata::Orchestrator&) {}); }, "the next run");
   ASSERT_TRUE(died);

@@ -99,7 +99,7 @@ TEST_F(ErrorTest, AHostCallablesExceptionTypeArrivesAsData) {
 }
 
 TEST_F(ErrorTest, AFailingBlockIsNamedAndKeepsItsType) {
-  strata::Worker w({.chips = 1, .chip_threads = 3});
+  strata::Worker w({.chips = 1, .backend = {.chip_threads = 3}});
   auto block = w.register_kernel("et_block");
   w.init();
   auto e = capture<strata::TaskError>(

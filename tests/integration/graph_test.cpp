@@ -300,7 +300,7 @@ TEST_F(GraphTest, ScopesLetTheHeapBeReusedWithinOneRun) {
   // 16 allocations of 256 KiB through a 1 MiB heap: fits only if closing a scope frees its memory.
   constexpr int kIters = 16;
   constexpr size_t kN = 32 * 1024;  // int64: 256 KiB
-  strata::Worker w({.chips = 2, .heap_bytes = 1 << 20, .submit_timeout = std::chrono::seconds(5)});
+  strata::Worker w({.chips = 2, .timeouts = {.submit = std::chrono::seconds(5)}, .memory = {.heap_bytes = 1 << 20}});
   auto fill = w.register_kernel("g_fill_affine");
   auto sum = w.register_kernel("g_sum");
   w.init();
@@ -386,7 +386,7 @@ TEST_F(GraphTest, GroupTaskRunsAllPartsTogetherAndConsumersWaitForAll) {
 
 TEST_F(GraphTest, SmallTaskRingAppliesBackPressureWithoutLosingTasks) {
   constexpr int kTasks = 1000;
-  strata::Worker w({.chips = 2, .task_ring = 8});
+  strata::Worker w({.chips = 2, .memory = {.task_ring = 8}});
   auto lcg = w.register_kernel("g_lcg_step");
   auto square = w.register_kernel("g_write_square");
   w.init();
@@ -409,7 +409,7 @@ TEST_F(GraphTest, SmallTaskRingAppliesBackPressureWithoutLosingTasks) {
 }
 
 TEST_F(GraphTest, FullTaskRingTimesOutNamingTheKnobAndTheWorkerStaysUsable) {
-  strata::Worker w({.chips = 2, .task_ring = 8, .submit_timeout = std::chrono::milliseconds(200)});
+  strata::Worker w({.chips = 2, .timeouts = {.submit = std::chrono::milliseconds(200)}, .memory = {.task_ring = 8}});
   auto block = w.register_kernel("g_block_until_flag");
   auto lcg = w.register_kernel("g_lcg_step");
   w.init();
@@ -436,7 +436,7 @@ TEST_F(GraphTest, FullTaskRingTimesOutNamingTheKnobAndTheWorkerStaysUsable) {
       "run() with a full task ring");
   ASSERT_TRUE(err);
   EXPECT_EQ(timeout_message, err->what()) << "run() must rethrow what the orchestration function threw";
-  STRATA_EXPECT_CONTAINS(timeout_message, "task_ring");
+  STRATA_EXPECT_CONTAINS(timeout_message, "WorkerOptions::memory.task_ring");
   EXPECT_GE(submitted, 1u);
   EXPECT_LT(submitted, 1000u) << "a ring of 8 never filled up";
   // run() drained before it rethrew: every task that was submitted ran.

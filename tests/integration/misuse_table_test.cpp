@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "integration/integration_util.hpp"
+#include "support/scoped_env.hpp"
 
 namespace {
 
@@ -51,6 +52,12 @@ constexpr size_t kMax = std::numeric_limits<size_t>::max();
 constexpr int64_t kBig = int64_t{1} << 33;
 
 strata::WorkerOptions chips(int n) { return strata::WorkerOptions{.chips = n}; }
+
+// A Worker built while STRATA_SIM_FAULTS asks for `faults` (the sim backend checks them then).
+void sim_faults_worker(const char* faults) {
+  const strata::test::ScopedEnv env("STRATA_SIM_FAULTS", faults);
+  strata::Worker w(chips(1));
+}
 
 Tensor raw(void* p, std::initializer_list<int64_t> shape, DType dt = DType::I64) {
   Tensor t;
@@ -96,32 +103,35 @@ const std::vector<Case>& cases() {
       {"DeviceIdIntMin", Throws::Usage, "device_ids lists -2147483648",
        [](Env&) { strata::Worker w({.device_ids = {INT_MIN}}); }},
       {"PodWithChips", Throws::Usage, "child Workers, not chips", [](Env&) { strata::Worker w({.level = 4, .chips = 1}); }},
-      {"UnknownBackend", Throws::Usage, "backend 'nope'", [](Env&) { strata::Worker w({.chips = 1, .backend = "nope"}); }},
-      {"BackendOptionsGarbage", Throws::Usage, "'garbage' is not key=value",
-       [](Env&) { strata::Worker w({.chips = 1, .backend_options = "garbage"}); }},
-      {"BackendOptionsUnknownKey", Throws::Usage, "unknown option 'speed'",
-       [](Env&) { strata::Worker w({.chips = 1, .backend_options = "speed=3"}); }},
-      {"BackendOptionsNotANumber", Throws::Usage, "not 'abc'",
-       [](Env&) { strata::Worker w({.chips = 1, .backend_options = "fail_window_alloc=abc"}); }},
-      {"BackendOptionsNegative", Throws::Usage, "not '-1'",
-       [](Env&) { strata::Worker w({.chips = 1, .backend_options = "fail_window_alloc=-1"}); }},
-      {"BackendOptionsEmptyItem", Throws::Usage, "is not key=value",
-       [](Env&) { strata::Worker w({.chips = 1, .backend_options = "fail_window_alloc=1,,x"}); }},
-      {"SubmitTimeoutNegative", Throws::Usage, "submit_timeout is -5",
-       [](Env&) { strata::Worker w({.chips = 1, .submit_timeout = std::chrono::milliseconds(-5)}); }},
-      {"InitTimeoutNegative", Throws::Usage, "init_timeout is -1",
-       [](Env&) { strata::Worker w({.chips = 1, .init_timeout = std::chrono::milliseconds(-1)}); }},
-      {"CommTimeoutNegative", Throws::Usage, "comm_timeout is -7",
-       [](Env&) { strata::Worker w({.chips = 1, .comm_timeout = std::chrono::milliseconds(-7)}); }},
-      {"CloseTimeoutHuge", Throws::Usage, "close_timeout is",
-       [](Env&) { strata::Worker w({.chips = 1, .close_timeout = std::chrono::milliseconds::max()}); }},
-      {"TaskRingHuge", Throws::Usage, "task_ring is 1073741824", [](Env&) { strata::Worker w({.chips = 1, .task_ring = 1u << 30}); }},
-      {"ChipThreadsHuge", Throws::Usage, "chip_threads is 1048576",
-       [](Env&) { strata::Worker w({.chips = 1, .chip_threads = 1u << 20}); }},
-      {"HeapBytesMax", Throws::Usage, "heap_bytes", [](Env&) { strata::Worker w({.chips = 1, .heap_bytes = kMax}); }},
-      {"BufferBytesMax", Throws::Usage, "buffer_bytes", [](Env&) { strata::Worker w({.chips = 1, .buffer_bytes = kMax}); }},
-      {"ArenaSumOverflows", Throws::Usage, "buffer_bytes",
-       [](Env&) { strata::Worker w({.chips = 1, .heap_bytes = kMax / 2 + 1, .buffer_bytes = kMax / 2 + 1}); }},
+      {"UnknownBackend", Throws::Usage, "backend 'nope'",
+       [](Env&) { strata::Worker w({.chips = 1, .backend = {.name = "nope"}}); }},
+      {"SimTakesNoOptions", Throws::Usage, "WorkerOptions::backend.options 'speed=3': the sim backend takes no options",
+       [](Env&) { strata::Worker w({.chips = 1, .backend = {.options = "speed=3"}}); }},
+      {"SimFaultsGarbage", Throws::Usage, "STRATA_SIM_FAULTS 'garbage': 'garbage' is not key=value",
+       [](Env&) { sim_faults_worker("garbage"); }},
+      {"SimFaultsUnknownKey", Throws::Usage, "unknown fault 'speed'", [](Env&) { sim_faults_worker("speed=3"); }},
+      {"SimFaultsNotANumber", Throws::Usage, "not 'abc'", [](Env&) { sim_faults_worker("fail_window_alloc=abc"); }},
+      {"SimFaultsNegative", Throws::Usage, "not '-1'", [](Env&) { sim_faults_worker("fail_window_alloc=-1"); }},
+      {"SimFaultsEmptyItem", Throws::Usage, "is not key=value",
+       [](Env&) { sim_faults_worker("fail_window_alloc=1,,x"); }},
+      {"SubmitTimeoutNegative", Throws::Usage, "timeouts.submit is -5",
+       [](Env&) { strata::Worker w({.chips = 1, .timeouts = {.submit = std::chrono::milliseconds(-5)}}); }},
+      {"InitTimeoutNegative", Throws::Usage, "timeouts.init is -1",
+       [](Env&) { strata::Worker w({.chips = 1, .timeouts = {.init = std::chrono::milliseconds(-1)}}); }},
+      {"CommTimeoutNegative", Throws::Usage, "timeouts.comm is -7",
+       [](Env&) { strata::Worker w({.chips = 1, .timeouts = {.comm = std::chrono::milliseconds(-7)}}); }},
+      {"CloseTimeoutHuge", Throws::Usage, "timeouts.close is",
+       [](Env&) { strata::Worker w({.chips = 1, .timeouts = {.close = std::chrono::milliseconds::max()}}); }},
+      {"TaskRingHuge", Throws::Usage, "memory.task_ring is 1073741824",
+       [](Env&) { strata::Worker w({.chips = 1, .memory = {.task_ring = 1u << 30}}); }},
+      {"ChipThreadsHuge", Throws::Usage, "backend.chip_threads is 1048576",
+       [](Env&) { strata::Worker w({.chips = 1, .backend = {.chip_threads = 1u << 20}}); }},
+      {"HeapBytesMax", Throws::Usage, "memory.heap_bytes",
+       [](Env&) { strata::Worker w({.chips = 1, .memory = {.heap_bytes = kMax}}); }},
+      {"BufferBytesMax", Throws::Usage, "memory.buffer_bytes",
+       [](Env&) { strata::Worker w({.chips = 1, .memory = {.buffer_bytes = kMax}}); }},
+      {"ArenaSumOverflows", Throws::Usage, "memory.buffer_bytes",
+       [](Env&) { strata::Worker w({.chips = 1, .memory = {.heap_bytes = kMax / 2 + 1, .buffer_bytes = kMax / 2 + 1}}); }},
       {"TooManyChildren", Throws::Usage, "at most 4096", [](Env&) { strata::Worker w(chips(100000)); }},
       {"BringupCountMismatch", Throws::Usage, "bringup has 2 entries for 3 chips",
        [](Env&) { strata::Worker w({.chips = 3, .bringup = bringup2()}); }},

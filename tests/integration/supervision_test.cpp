@@ -155,10 +155,10 @@ TEST_F(SupervisionTest, ChipKilledInALongRunFailsItWithinASecondNamingTheChip) {
 
 // ---- stops --------------------------------------------------------------------------------------------
 
-// Regression: a stop during the drain let run() succeed; with pending frees each cost a comm_timeout.
+// Regression: a stop during the drain let run() succeed; with pending frees each cost a timeouts.comm.
 TEST_F(SupervisionTest, StoppedChipCostsOneCommTimeoutThenIsDeclaredLost) {
   strata::Worker w(
-      {.chips = 2, .close_timeout = std::chrono::milliseconds(200), .comm_timeout = std::chrono::milliseconds(1000)});
+      {.chips = 2, .timeouts = {.close = std::chrono::milliseconds(200), .comm = std::chrono::milliseconds(1000)}});
   auto fill = w.register_kernel("s_fill");
   w.init();
   auto x = w.create_buffer<int64_t>(4);
@@ -177,7 +177,7 @@ TEST_F(SupervisionTest, StoppedChipCostsOneCommTimeoutThenIsDeclaredLost) {
   const double elapsed = ms_since(start);
   ASSERT_TRUE(e);
   STRATA_EXPECT_CONTAINS(e->what(), "chip 1");
-  EXPECT_LT(elapsed, 3000.0) << "four pending frees on a stopped chip must cost one comm_timeout (1 s), not four";
+  EXPECT_LT(elapsed, 3000.0) << "four pending frees on a stopped chip must cost one timeouts.comm (1 s), not four";
   auto later = capture<strata::ChildDiedError>([&] { w.run([](strata::Orchestrator&) {}); }, "the next run");
   ASSERT_TRUE(later);
   STRATA_EXPECT_CONTAINS(later->what(), "chip 1 was declared lost");
@@ -186,7 +186,7 @@ TEST_F(SupervisionTest, StoppedChipCostsOneCommTimeoutThenIsDeclaredLost) {
 
 TEST_F(SupervisionTest, StopDuringTheDrainMakesRunThrow) {
   strata::Worker w(
-      {.chips = 2, .close_timeout = std::chrono::milliseconds(200), .comm_timeout = std::chrono::milliseconds(500)});
+      {.chips = 2, .timeouts = {.close = std::chrono::milliseconds(200), .comm = std::chrono::milliseconds(500)}});
   auto sleep_ms = w.register_kernel("s_sleep_ms");
   w.init();
   const pid_t victim = child_pid(w, ChildKind::Chip, 0);
@@ -285,7 +285,7 @@ TEST_F(SupervisionTest, WatchdogNeverKillsForATaskWithoutATimeout) {
 // ---- fail fast --------------------------------------------------------------------------------------------
 
 TEST_F(SupervisionTest, FailFastThrowsFromSubmitAndCancelsWhatWasNotPushed) {
-  strata::Worker w({.chips = 2, .task_ring = 64});
+  strata::Worker w({.chips = 2, .memory = {.task_ring = 64}});
   auto thrower = w.register_kernel("s_throw");
   auto add = w.register_kernel("s_add_one");
   w.init();

@@ -1,7 +1,7 @@
 // Integration tests of observation: the trace file of known graphs (every task part once, on the child
 // that ran it, with its status; flows with both ends; slices that nest; consumers after producers), a
 // trace written after failures, a death and an exception out of run(), one file for a level-4 pod,
-// Worker::status() and on_progress during a run, the stall report and stall_timeout, and no recorder
+// Worker::status() and on_progress during a run, the stall report and timeouts.stall, and no recorder
 // at all when tracing is off.
 #include <signal.h>
 #include <unistd.h>
@@ -475,10 +475,11 @@ TEST_F(TraceTest, StatusShowsTheRunningTaskAndWhatWaitsForIt) {
 }
 
 // A kernel that hangs, without a task timeout: the stall report names the chip and the task (within
-// stall_warn), and stall_timeout fails the run with it; the Worker can be respawned and closed cleanly.
+// timeouts.stall_warn), and timeouts.stall fails the run with it; the Worker can be respawned and closed cleanly.
 TEST_F(TraceTest, AHungKernelIsReportedAndStallTimeoutFailsTheRun) {
   strata::Worker w(
-      {.chips = 2, .stall_warn = std::chrono::milliseconds(100), .stall_timeout = std::chrono::milliseconds(1500)});
+      {.chips = 2,
+       .timeouts = {.stall_warn = std::chrono::milliseconds(100), .stall = std::chrono::milliseconds(1500)}});
   auto hang = w.register_kernel("tr_hang");
   auto add = w.register_kernel("tr_add");
   w.init();
@@ -500,7 +501,7 @@ TEST_F(TraceTest, AHungKernelIsReportedAndStallTimeoutFailsTheRun) {
   STRATA_EXPECT_CONTAINS(log, "chip 1 (pid ");
   STRATA_EXPECT_CONTAINS(log, task);
   STRATA_EXPECT_CONTAINS(e->what(), "no progress for");
-  STRATA_EXPECT_CONTAINS(e->what(), "stall_timeout");
+  STRATA_EXPECT_CONTAINS(e->what(), "WorkerOptions::timeouts.stall");
   STRATA_EXPECT_CONTAINS(e->what(), task);
   EXPECT_EQ(x[0], 1);
   // The stuck chip was declared lost, as for a task timeout.

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "comm/backend.hpp"
@@ -73,9 +74,9 @@ class SimBackend final : public ChipBackend {
       shared_->device.release_pages(offset, shared_->per_chip);
       pool_.emplace(shared_->per_chip, 4096);
     }
-    fail_alloc_ = backend_option(info.options, "fail_window_alloc", -1) == info.chip_index;
-    crash_alloc_ = backend_option(info.options, "crash_window_alloc", -1) == info.chip_index;
-    hang_alloc_ = backend_option(info.options, "hang_window_alloc", -1) == info.chip_index;
+    fail_alloc_ = key_value(info.settings, "fail_window_alloc", -1) == info.chip_index;
+    crash_alloc_ = key_value(info.settings, "crash_window_alloc", -1) == info.chip_index;
+    hang_alloc_ = key_value(info.settings, "hang_window_alloc", -1) == info.chip_index;
     try {
       const uint32_t helpers = info.threads > 1 ? info.threads - 1 : 0;
       for (uint32_t i = 0; i < helpers; ++i) threads_.emplace_back([this] { helper_loop(); });
@@ -153,7 +154,7 @@ class SimBackend final : public ChipBackend {
   }
 
   bool window_alloc(size_t bytes, void** local, WindowDescriptor* desc, std::string* error) noexcept override {
-    if (crash_alloc_) std::abort();  // fault injection (backend_options "crash_window_alloc=<chip>")
+    if (crash_alloc_) std::abort();  // fault injection (STRATA_SIM_FAULTS "crash_window_alloc=<chip>")
     while (hang_alloc_) pause();     // fault injection ("hang_window_alloc=<chip>"): never answers
     if (fail_alloc_) {
       *error = "sim: window allocation refused (fault injection)";
@@ -304,14 +305,32 @@ bool sim_available() { return true; }
 
 }  // namespace
 
-// Fault injection for strata's own tests: the chip with that index fails, crashes in, or never returns
-// from its window allocations.
-constexpr BackendOption kSimOptions[] = {
+// Fault injection for strata's own tests, asked for with STRATA_SIM_FAULTS (not a Worker option): the
+// chip with that index fails, crashes in, or never returns from its window allocations.
+constexpr BackendOption kSimFaults[] = {
     {"fail_window_alloc", "chip index whose window allocations fail (tests)"},
     {"crash_window_alloc", "chip index that aborts in its window allocation (tests)"},
     {"hang_window_alloc", "chip index whose window allocation never returns (tests)"},
 };
 
-STRATA_REGISTER_BACKEND(sim, make_sim, sim_available, prepare_sim, kSimOptions);
+// Read when a Worker is built (not from the process's snapshot of the environment), so a test can set
+// STRATA_SIM_FAULTS just before; the faults reach the chips as their settings.
+bool configure_sim(const std::string& options, std::string* settings, std::string* why) {
+  if (!options.empty()) {
+    *why = "WorkerOptions::backend.options '" + options + "': the sim backend takes no options";
+    return false;
+  }
+  std::string faults = config::get_string_now("sim_faults");
+  if (faults == "none") faults.clear();
+  std::string bad;
+  if (!validate_key_values(faults, kSimFaults, "fault", &bad)) {
+    *why = "STRATA_SIM_FAULTS '" + faults + "': " + bad;
+    return false;
+  }
+  *settings = std::move(faults);
+  return true;
+}
+
+STRATA_REGISTER_BACKEND(sim, make_sim, sim_available, prepare_sim, configure_sim);
 
 }  // namespace strata::comm
