@@ -23,6 +23,7 @@ using test::FakeDomain;
 using test::joined;
 using test::KernelCall;
 using test::run_ranks;
+using test::single_rank_error;
 
 constexpr uint64_t kTimeoutMs = 30000;  // an upper bound for lost peers only
 
@@ -159,15 +160,6 @@ TEST(Allreduce, IntegersWrapOnOverflow) {
 TEST(Allreduce, AutoPicksByBytes) {
   EXPECT_EQ(comm::allreduce_pick(kAllreduceLatencyMaxBytes, 2), AllreduceAlgorithm::Latency);
   EXPECT_EQ(comm::allreduce_pick(kAllreduceLatencyMaxBytes + 4, 2), AllreduceAlgorithm::Bandwidth);
-}
-
-std::string single_rank_error(const char* kernel, const KernelCall& call) {
-  try {
-    call.run(test::kernel(kernel), 0, 1, 0);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 TEST(Allreduce, BadArgumentsFailWithClearMessages) {

@@ -117,6 +117,17 @@ inline KernelFn kernel(const char* name) {
   return fn;
 }
 
+/// What `kernel` throws when called alone (rank 0 of 1, block 0 of 1) with `call`'s arguments, or
+/// "(no exception)".
+inline std::string single_rank_error(const char* kernel_name, const KernelCall& call) {
+  try {
+    call.run(kernel(kernel_name), 0, 1, 0);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no exception)";
+}
+
 inline std::string joined(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += x + "\n";

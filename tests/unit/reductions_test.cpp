@@ -31,6 +31,7 @@ using test::FakeDomain;
 using test::joined;
 using test::KernelCall;
 using test::run_ranks;
+using test::single_rank_error;
 
 constexpr uint64_t kTimeoutMs = 30000;  // an upper bound for lost peers only
 const DType kDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::I32, DType::I64};
@@ -298,15 +299,6 @@ TEST(HalfPrecision, ConversionsRoundToNearestEven) {
   for (size_t i = 0; i < f.size(); ++i) ASSERT_EQ(block[i], bf16_from_float(f[i])) << i;
   EXPECT_EQ(float_from_f16(0x0001), std::ldexp(1.0f, -24));
   EXPECT_EQ(float_from_f16(0xFC00), -std::numeric_limits<float>::infinity());
-}
-
-std::string single_rank_error(const char* kernel, const KernelCall& call) {
-  try {
-    call.run(test::kernel(kernel), 0, 1, 0);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 TEST(Reductions, BadArgumentsFailWithClearMessages) {
