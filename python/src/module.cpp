@@ -93,7 +93,8 @@ py::object add_arg(py::object self, py::object x, Tag tag) {
 py::object add_scalar(py::object self, const py::object& value, const py::object& dtype) {
   auto& a = self.cast<PyTaskArgs&>();
   if (dtype.is_none()) {
-    // bool before int: a Python bool is an int.
+    // A numpy scalar keeps its dtype (np.float64 is also a Python float); bool before int (a bool is an int).
+    if (py::hasattr(value, "dtype")) return add_scalar(self, value, value.attr("dtype"));
     if (py::isinstance<py::bool_>(value)) return add_scalar(self, value, py::dtype("u1"));
     if (py::isinstance<py::int_>(value)) {
       a.args.scalar(value.cast<int64_t>());
@@ -103,7 +104,6 @@ py::object add_scalar(py::object self, const py::object& value, const py::object
       a.args.scalar(value.cast<float>());
       return self;
     }
-    if (py::hasattr(value, "dtype")) return add_scalar(self, value, value.attr("dtype"));
     throw UsageError("scalar: cannot tell the type of " + std::string(py::str(py::repr(value))) +
                      "; pass dtype= (np.int64, np.float32, ...)");
   }

@@ -73,3 +73,23 @@ def test_register_host_after_init_is_refused():
             w.register_host(lambda ctx: None)
         with pytest.raises(strata.UsageError, match="not callable"):
             w.register_host(42)
+
+
+def test_scalars_reach_the_callable_with_their_dtypes():
+    def read(ctx):
+        out = ctx.tensor(0)
+        out[0] = ctx.scalar(0)  # int -> int64
+        out[1] = ctx.scalar(1, np.float32)  # float -> float32
+        out[2] = ctx.scalar(2, np.float64)  # a numpy scalar keeps its dtype
+        out[3] = ctx.scalar(3, np.int8)  # dtype= chooses
+        out[4] = ctx.scalar(4, np.uint8)  # bool -> u8
+        out[5] = ctx.scalar_count
+
+    with strata.Worker(chips=1, sub_workers=1) as w:
+        h = w.register_host(read)
+        w.init()
+        out = w.create_buffer((6,), np.float64)
+        args = strata.TaskArgs().output_existing(out).scalar(-3).scalar(2.5).scalar(np.float64(0.1))
+        args.scalar(-1, dtype=np.int8).scalar(True)
+        w.run(lambda o: o.submit_host(h, args))
+        np.testing.assert_array_equal(out, [-3, 2.5, 0.1, -1, 1, 5])

@@ -22,6 +22,13 @@ def test_kernel_scales_a_buffer_in_place(kernel_lib):
         np.testing.assert_array_equal(x, np.arange(1024, dtype=np.float32) * 3)
 
 
+def test_scalars_of_unknown_type_are_refused():
+    with pytest.raises(strata.UsageError, match="dtype"):
+        strata.TaskArgs().scalar(1, dtype="object")
+    with pytest.raises(strata.UsageError, match="cannot tell"):
+        strata.TaskArgs().scalar("text")
+
+
 def test_buffer_is_zero_copy_and_outlives_the_worker():
     w = strata.Worker(chips=1)
     x = w.create_buffer((4, 8), np.int64)
