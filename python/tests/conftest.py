@@ -14,7 +14,8 @@ def _shm_entries():
 
 
 def _children():
-    """Processes whose parent is this one (the Worker's chips and subs while it lives)."""
+    """Processes whose parent is this one (the Worker's chips and subs while it lives), zombies included:
+    a child never reaped is a leak too."""
     me = str(os.getpid())
     found = []
     for pid in os.listdir("/proc"):
@@ -27,21 +28,36 @@ def _children():
             continue
         # The command may hold spaces and parentheses: the fields after the last ')' are fixed.
         fields = stat[stat.rfind(")") + 2 :].split()
-        if fields[1] == me and fields[0] != "Z":
+        if fields[1] == me:
             found.append(int(pid))
     return found
 
 
+def _descriptors():
+    return {fd: os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")}
+
+
+def _thread_count():
+    return len(os.listdir("/proc/self/task"))
+
+
 @pytest.fixture(autouse=True)
 def no_leaks():
-    """Fails a test that leaves a child process or a /dev/shm entry behind."""
+    """Fails a test that leaves a child process, a /dev/shm entry, a descriptor or a thread behind (what
+    tests/support/leak_check.hpp checks for the C++ tests)."""
     shm_before = _shm_entries()
+    fds_before = _descriptors()
+    threads_before = _thread_count()
     yield
     deadline = time.monotonic() + 2.0
     while _children() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _children() == [], "child processes left running"
     assert _shm_entries() - shm_before == set(), "entries left in /dev/shm"
+    new_fds = {fd: path for fd, path in _descriptors().items() if fds_before.get(fd) != path}
+    new_fds.pop(next((fd for fd, path in new_fds.items() if path.endswith(f"/proc/{os.getpid()}/fd")), None), None)
+    assert new_fds == {}, "descriptors left open"
+    assert _thread_count() == threads_before, "threads left running"
 
 
 @pytest.fixture
