@@ -85,3 +85,51 @@ def test_released_domain_refuses_use_and_bad_specs_are_usage_errors():
 
         w.run(orch)
         assert w.live_domains() == []
+
+
+def test_the_other_collective_helpers_match_numpy():
+    n = 8
+    with strata.Worker(chips=2) as w:
+        w.init()
+        got = {}
+
+        def orch(o):
+            spec = [strata.BufferSpec(name, np.int32, n) for name in ("b", "s", "r", "g", "a", "t")]
+            with o.allocate_domain(name="c", workers=[0, 1], window_size=1 << 16, buffers=spec) as d:
+                for chip in d.workers:
+                    o.copy_to(d[chip].buffer("b"), np.full(n, 10 + chip, np.int32))
+                    o.copy_to(d[chip].buffer("s"), np.arange(n, dtype=np.int32) * (chip + 1))
+                    o.copy_to(d[chip].buffer("g"), np.full(n, chip + 1, np.int32))
+                    o.copy_to(d[chip].buffer("a"), np.arange(n, dtype=np.int32) + 100 * chip)
+                o.broadcast(d, "b", root=1)
+                o.reduce_scatter(d, "s", "r", op=strata.ReduceOp.Max)
+                o.allgather(d, "g")
+                o.alltoall(d, "a", "t")
+                for chip in d.workers:
+                    for name in ("b", "r", "g", "t"):
+                        out = np.empty(n, np.int32)
+                        o.copy_from(out, d[chip].buffer(name))
+                        got[chip, name] = out
+
+        w.run(orch)
+        half = n // 2
+        reduced = np.maximum(np.arange(n) * 1, np.arange(n) * 2)
+        for chip in (0, 1):
+            np.testing.assert_array_equal(got[chip, "b"], np.full(n, 11))
+            np.testing.assert_array_equal(got[chip, "r"][:half], reduced[chip * half : (chip + 1) * half])
+            np.testing.assert_array_equal(got[chip, "g"], [1] * half + [2] * half)
+            # Chunk p of rank r's send went to chunk r of rank p's receive buffer.
+            expected = np.concatenate([np.arange(n)[chip * half : (chip + 1) * half] + 100 * r for r in (0, 1)])
+            np.testing.assert_array_equal(got[chip, "t"], expected)
+
+
+def test_submit_group_runs_one_part_per_chip(kernel_lib):
+    with strata.Worker(chips=2) as w:
+        scale = w.register_kernel("py_scale", library=kernel_lib)
+        w.init()
+        x = w.create_buffer((2, 16), np.float32)
+        x[:] = 1.0
+        parts = [strata.TaskArgs().inout(x[0]).scalar(2.0), strata.TaskArgs().inout(x[1]).scalar(5.0)]
+        w.run(lambda o: o.submit_group(scale, parts, workers=[0, 1], block_dim=2))
+        np.testing.assert_array_equal(x[0], 2.0)
+        np.testing.assert_array_equal(x[1], 5.0)
