@@ -58,6 +58,19 @@ py::array tensor_view(const Tensor& t, const py::handle& base) {
   return py::array(to_numpy(t.dtype), shape, t.data, base);
 }
 
+// A sub process leaves with _exit(), which writes nothing Python buffered: flush after every call so a
+// callable's print() reaches the terminal or pipe.
+void flush_std_streams() {
+  for (const char* name : {"stdout", "stderr"}) {
+    try {
+      py::object stream = py::module_::import("sys").attr(name);
+      if (!stream.is_none()) stream.attr("flush")();
+    } catch (const py::error_already_set&) {
+      // a closed or replaced stream: nothing to flush
+    }
+  }
+}
+
 // Runs `fn(ctx)` in a sub process. A Python exception becomes a HostError carrying its type name and
 // message followed by its traceback, so the parent's TaskError says what Python said.
 void host_call(const py::object& fn, const TaskContext& ctx) {
@@ -67,8 +80,10 @@ void host_call(const py::object& fn, const TaskContext& ctx) {
   try {
     fn(pctx);
     pctx.cast<PyTaskContext&>().ctx = nullptr;
+    flush_std_streams();
   } catch (py::error_already_set& e) {
     pctx.cast<PyTaskContext&>().ctx = nullptr;
+    flush_std_streams();
     std::string type = py::str(e.type().attr("__name__"));
     std::string text = py::str(e.value());
     try {

@@ -20,6 +20,7 @@ See docs/python.md. The C++ runtime is the extension module strata._strata; this
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from . import _strata
@@ -78,6 +79,12 @@ def _timeouts(timeouts: Union[None, Timeouts, Mapping[str, int]]) -> list:
     return [int(timeouts.get(f, 0)) for f in _TIMEOUT_FIELDS]
 
 
+def _flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+
+
 class Worker(_strata.Worker):
     """A node (level 3): chips and sub processes forked by init(). A context manager: close() on exit.
 
@@ -134,6 +141,17 @@ class Worker(_strata.Worker):
         if name is None:
             name = getattr(fn, "__name__", "host")
         return super().register_host(fn, name)
+
+    def init(self) -> None:
+        """Forks the chips and subs and waits until each is ready. Python's own output buffers are flushed
+        first, so a child does not inherit (and later write) text the parent has not written yet."""
+        _flush_std_streams()
+        super().init()
+
+    def respawn(self) -> None:
+        """Between runs: re-forks every child that died or was declared lost."""
+        _flush_std_streams()
+        super().respawn()
 
     def __enter__(self) -> "Worker":
         return self

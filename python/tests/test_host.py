@@ -93,3 +93,26 @@ def test_scalars_reach_the_callable_with_their_dtypes():
         args.scalar(-1, dtype=np.int8).scalar(True)
         w.run(lambda o: o.submit_host(h, args))
         np.testing.assert_array_equal(out, [-3, 2.5, 0.1, -1, 1, 5])
+
+
+def test_print_in_a_host_callable_reaches_a_pipe_once():
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import numpy as np
+        import strata
+        print("before init")  # buffered (stdout is a pipe) when init() forks
+        with strata.Worker(chips=1, sub_workers=1) as w:
+            h = w.register_host(lambda ctx: print("from the sub", int(ctx.tensor(0).sum())))
+            w.init()
+            x = w.create_buffer((4,), np.int64)
+            x[:] = 5
+            w.run(lambda o: o.submit_host(h, strata.TaskArgs().input(x)))
+        print("after close")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.splitlines() == ["before init", "from the sub 20", "after close"], out.stdout
