@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace strata {
@@ -45,6 +46,18 @@ class SystemError : public Error {
 class ChildDiedError : public Error {
  public:
   using Error::Error;
+};
+
+/// Thrown by a host callable to report its failure under a type name of its choosing instead of its C++
+/// type: TaskError::error_type() is then `type`. Language bindings use it to carry a foreign exception's
+/// type (the Python binding reports "ZeroDivisionError", not a C++ wrapper's name).
+class HostError : public Error {
+ public:
+  HostError(std::string type, const std::string& message) : Error(message), type_(std::move(type)) {}
+  const std::string& type() const noexcept { return type_; }
+
+ private:
+  std::string type_;
 };
 
 /// Kind of a Worker's child process.

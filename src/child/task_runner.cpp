@@ -63,6 +63,9 @@ bool ChildRuntime::call(const ipc::DecodedFrame& f, ipc::TaskFailure* failure) {
       try {
         c.hosts[fh.callable].fn(ctx);
         return true;
+      } catch (const HostError& e) {
+        failure->type = e.type();
+        failure->message = e.what();
       } catch (const std::exception& e) {
         capture_exception(failure, e.what());
       } catch (...) {

@@ -98,6 +98,21 @@ TEST_F(ErrorTest, AHostCallablesExceptionTypeArrivesAsData) {
   w.close();
 }
 
+TEST_F(ErrorTest, AHostErrorNamesItsOwnType) {
+  strata::Worker w({.chips = 1, .sub_workers = 1});
+  auto check = w.register_host(
+      [](const strata::TaskContext&) { throw strata::HostError("ZeroDivisionError", "division by zero"); },
+      "et_host_error");
+  w.init();
+  auto e = capture<strata::TaskError>(
+      [&] { w.run([&](strata::Orchestrator& o) { o.submit_host(check, TaskArgs()); }); }, "a HostError");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->error_type(), "ZeroDivisionError");
+  EXPECT_EQ(e->message(), "division by zero");
+  STRATA_EXPECT_CONTAINS(e->what(), "'et_host_error' failed on sub 0: ZeroDivisionError: division by zero");
+  w.close();
+}
+
 TEST_F(ErrorTest, AFailingBlockIsNamedAndKeepsItsType) {
   strata::Worker w({.chips = 1, .backend = {.chip_threads = 3}});
   auto block = w.register_kernel("et_block");

@@ -1,0 +1,221 @@
+// python/src/module.cpp — the `strata._strata` extension module: value types, dtype conversion and the
+// exception mapping. The Worker is bound in worker.cpp, the Orchestrator and domains in orchestrator.cpp.
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <string>
+
+#include "bindings.hpp"
+#include "strata/version.hpp"
+
+namespace strata::python {
+
+DType to_dtype(const py::handle& obj) {
+  if (py::isinstance<DType>(obj)) return obj.cast<DType>();
+  py::dtype dt;
+  try {
+    dt = py::dtype::from_args(py::reinterpret_borrow<py::object>(obj));
+  } catch (const py::error_already_set&) {
+    throw UsageError("not a dtype: " + std::string(py::str(py::repr(obj))) +
+                     "; pass a numpy dtype (np.float32) or a strata.DType");
+  }
+  const char kind = dt.kind();
+  const auto size = dt.itemsize();
+  if (kind == 'f' && size == 2) return DType::F16;
+  if (kind == 'f' && size == 4) return DType::F32;
+  if (kind == 'f' && size == 8) return DType::F64;
+  if (kind == 'i' && size == 1) return DType::I8;
+  if (kind == 'i' && size == 2) return DType::I16;
+  if (kind == 'i' && size == 4) return DType::I32;
+  if (kind == 'i' && size == 8) return DType::I64;
+  if ((kind == 'u' || kind == 'b') && size == 1) return DType::U8;
+  if (kind == 'u' && size == 4) return DType::U32;
+  if (kind == 'u' && size == 8) return DType::U64;
+  throw UsageError("numpy dtype " + std::string(py::str(dt)) + " has no strata DType (strata takes u8, i8, i16, i32, " +
+                   "i64, u32, u64, f16, f32, f64, and bf16 as strata.DType.BF16)");
+}
+
+py::dtype to_numpy(DType dt) {
+  switch (dt) {
+    case DType::U8:
+      return py::dtype("u1");
+    case DType::I8:
+      return py::dtype("i1");
+    case DType::I16:
+      return py::dtype("i2");
+    case DType::I32:
+      return py::dtype("i4");
+    case DType::I64:
+      return py::dtype("i8");
+    case DType::U32:
+      return py::dtype("u4");
+    case DType::U64:
+      return py::dtype("u8");
+    case DType::F16:
+      return py::dtype("f2");
+    case DType::F32:
+      return py::dtype("f4");
+    case DType::F64:
+      return py::dtype("f8");
+    default:
+      break;
+  }
+  throw UsageError(std::string("numpy has no dtype for strata ") + dtype_name(dt) +
+                   "; view the memory as np.uint16 if you need its bits");
+}
+
+Tensor to_tensor(const py::handle& obj) {
+  if (py::isinstance<DomainBuffer>(obj)) return obj.cast<const DomainBuffer&>().tensor();
+  if (py::isinstance<Tensor>(obj)) return obj.cast<Tensor>();
+  if (!py::isinstance<py::array>(obj))
+    throw UsageError(
+        "a task argument must be a numpy array in strata memory (Worker.create_buffer), a domain "
+        "buffer or a strata.Tensor, not " +
+        std::string(py::str(py::type::of(obj).attr("__name__"))));
+  auto arr = py::reinterpret_borrow<py::array>(obj);
+  if (!(arr.flags() & py::array::c_style))
+    throw UsageError(
+        "a numpy array passed to a task must be C-contiguous; pass np.ascontiguousarray(x) copied "
+        "into a strata buffer, or the whole buffer");
+  std::vector<int64_t> shape(arr.shape(), arr.shape() + arr.ndim());
+  return Tensor::make(const_cast<void*>(arr.data()), shape, to_dtype(arr.dtype()));
+}
+
+namespace {
+
+py::object add_arg(py::object self, py::object x, Tag tag) {
+  auto& a = self.cast<PyTaskArgs&>();
+  a.args.add(to_tensor(x), tag);
+  a.keep.push_back(std::move(x));
+  return self;
+}
+
+py::object add_scalar(py::object self, const py::object& value, const py::object& dtype) {
+  auto& a = self.cast<PyTaskArgs&>();
+  if (dtype.is_none()) {
+    // A numpy scalar keeps its dtype (np.float64 is also a Python float); bool before int (a bool is an int).
+    if (py::hasattr(value, "dtype")) return add_scalar(self, value, value.attr("dtype"));
+    if (py::isinstance<py::bool_>(value)) return add_scalar(self, value, py::dtype("u1"));
+    if (py::isinstance<py::int_>(value)) {
+      a.args.scalar(value.cast<int64_t>());
+      return self;
+    }
+    if (py::isinstance<py::float_>(value)) {
+      a.args.scalar(value.cast<float>());
+      return self;
+    }
+    throw UsageError("scalar: cannot tell the type of " + std::string(py::str(py::repr(value))) +
+                     "; pass dtype= (np.int64, np.float32, ...)");
+  }
+  const py::dtype dt = to_numpy(to_dtype(dtype));
+  const py::array one = py::array(dt, std::vector<py::ssize_t>{1});
+  one.attr("__setitem__")(0, value);
+  uint64_t bits = 0;
+  std::memcpy(&bits, one.data(), static_cast<size_t>(dt.itemsize()));
+  a.args.scalar(bits);
+  return self;
+}
+
+}  // namespace
+
+void bind_types(py::module_& m) {
+  py::enum_<DType>(m, "DType", "Element type of a tensor.")
+      .value("U8", DType::U8)
+      .value("I8", DType::I8)
+      .value("I16", DType::I16)
+      .value("I32", DType::I32)
+      .value("I64", DType::I64)
+      .value("U32", DType::U32)
+      .value("U64", DType::U64)
+      .value("F16", DType::F16)
+      .value("BF16", DType::BF16)
+      .value("F32", DType::F32)
+      .value("F64", DType::F64);
+  py::enum_<ReduceOp>(m, "ReduceOp", "How a reducing collective combines the ranks' elements.")
+      .value("Sum", ReduceOp::Sum)
+      .value("Max", ReduceOp::Max)
+      .value("Min", ReduceOp::Min)
+      .value("Avg", ReduceOp::Avg);
+  m.def("dtype_size", &dtype_size, "Bytes per element of a strata.DType.");
+
+  py::class_<Tensor>(m, "Tensor", "A view of memory a task reads or writes (from Orchestrator.alloc).")
+      .def_property_readonly("data", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.data); })
+      .def_property_readonly(
+          "shape", [](const Tensor& t) { return std::vector<int64_t>(t.shape.begin(), t.shape.begin() + t.ndim); })
+      .def_readonly("dtype", &Tensor::dtype)
+      .def("numel", &Tensor::numel)
+      .def("nbytes", &Tensor::nbytes)
+      .def("__repr__", [](const Tensor& t) {
+        return "<strata.Tensor " + std::string(dtype_name(t.dtype)) + " x " + std::to_string(t.numel()) + ">";
+      });
+
+  py::class_<BufferSpec>(m, "BufferSpec", "A named buffer to carve from every member's window: count elements.")
+      .def(py::init([](std::string name, const py::object& dtype, size_t count) {
+             return BufferSpec{std::move(name), to_dtype(dtype), count};
+           }),
+           py::arg("name"), py::arg("dtype"), py::arg("count"))
+      .def_readonly("name", &BufferSpec::name)
+      .def_readonly("dtype", &BufferSpec::dtype)
+      .def_readonly("count", &BufferSpec::count);
+
+  py::class_<DomainBuffer>(m, "DomainBuffer",
+                           "One named buffer in one chip's window: a task argument and a copy_to/copy_from end.")
+      .def_readonly("name", &DomainBuffer::name)
+      .def_readonly("dtype", &DomainBuffer::dtype)
+      .def_readonly("count", &DomainBuffer::count)
+      .def_readonly("chip", &DomainBuffer::chip)
+      .def_property_readonly("nbytes", &DomainBuffer::nbytes)
+      .def_property_readonly("data", [](const DomainBuffer& b) { return reinterpret_cast<uintptr_t>(b.data); })
+      .def("__repr__", [](const DomainBuffer& b) {
+        return "<strata.DomainBuffer '" + b.name + "' " + dtype_name(b.dtype) + " x " + std::to_string(b.count) +
+               " on chip " + std::to_string(b.chip) + ">";
+      });
+
+  py::class_<ChipContext>(m, "ChipContext", "One chip's view of a domain.")
+      .def_readonly("domain", &ChipContext::domain)
+      .def_readonly("chip", &ChipContext::chip)
+      .def_readonly("device_id", &ChipContext::device_id)
+      .def_readonly("rank", &ChipContext::rank)
+      .def_readonly("size", &ChipContext::size)
+      .def_readonly("device_ctx", &ChipContext::device_ctx)
+      .def_readonly("window_base", &ChipContext::window_base)
+      .def_readonly("window_size", &ChipContext::window_size)
+      .def_readonly("buffers", &ChipContext::buffers)
+      .def("buffer", &ChipContext::buffer, py::arg("name"), py::return_value_policy::copy,
+           "The named buffer; UsageError for an unknown name.")
+      .def("buffer_ptrs", &ChipContext::buffer_ptrs);
+
+  py::class_<LiveDomain>(m, "LiveDomain", "A domain that is live now (Worker.live_domains()).")
+      .def_readonly("name", &LiveDomain::name)
+      .def_readonly("allocation_id", &LiveDomain::allocation_id)
+      .def_readonly("workers", &LiveDomain::workers)
+      .def("__repr__", [](const LiveDomain& d) {
+        return "<strata.LiveDomain '" + d.name + "' #" + std::to_string(d.allocation_id) + ">";
+      });
+
+  py::class_<PyTaskArgs>(m, "TaskArgs",
+                         "Arguments of one task: tagged tensors (numpy arrays in strata memory, domain buffers, "
+                         "strata.Tensor) and 64-bit scalars, in the order the callable reads them.")
+      .def(py::init<>())
+      .def("input", [](py::object self, py::object x) { return add_arg(std::move(self), std::move(x), Tag::Input); })
+      .def("output", [](py::object self, py::object x) { return add_arg(std::move(self), std::move(x), Tag::Output); })
+      .def("inout", [](py::object self, py::object x) { return add_arg(std::move(self), std::move(x), Tag::InOut); })
+      .def("output_existing",
+           [](py::object self, py::object x) { return add_arg(std::move(self), std::move(x), Tag::OutputExisting); })
+      .def("no_dep", [](py::object self, py::object x) { return add_arg(std::move(self), std::move(x), Tag::NoDep); })
+      .def("scalar", &add_scalar, py::arg("value"), py::arg("dtype") = py::none(),
+           "Appends a scalar: int -> i64 and float -> f32 unless dtype says otherwise.")
+      .def_property_readonly("tensor_count", [](const PyTaskArgs& a) { return a.args.tensor_count(); })
+      .def_property_readonly("scalar_count", [](const PyTaskArgs& a) { return a.args.scalar_count(); });
+}
+
+}  // namespace strata::python
+
+PYBIND11_MODULE(_strata, m) {
+  m.doc() = "strata's C++ runtime; use the `strata` package, which re-exports it.";
+  m.attr("__version__") = strata::version();
+  strata::python::bind_errors(m);
+  strata::python::bind_types(m);
+  strata::python::bind_worker(m);
+  strata::python::bind_orchestrator(m);
+}

@@ -1,0 +1,205 @@
+// python/src/orchestrator.cpp — the Orchestrator handed to the orchestration function, and domains.
+//
+// Kernels, host callables and domains cross into Python as small handles: a kernel or host callable is
+// its id (an int), a domain a PyDomain that keeps its Worker alive. The Python objects whose memory a
+// task's arguments describe stay referenced until run() returns, so an array dropped in the
+// orchestration function is not freed under a running task.
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "bindings.hpp"
+
+namespace strata::python {
+
+namespace {
+
+CallConfig call_config(uint32_t block_dim, const py::object& timeout) {
+  CallConfig cfg;
+  cfg.block_dim = block_dim;
+  if (!timeout.is_none()) {
+    const double seconds = timeout.cast<double>();
+    if (seconds < 0) throw UsageError("timeout must be >= 0 seconds");
+    cfg.timeout = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0 + 0.5));
+  }
+  return cfg;
+}
+
+PyWorker& worker_of(PyOrchestrator& o) { return o.worker.cast<PyWorker&>(); }
+
+void keep(PyOrchestrator& o, PyTaskArgs& args) {
+  auto& k = worker_of(o).run_keep;
+  k.insert(k.end(), args.keep.begin(), args.keep.end());
+}
+
+py::dict task_ref(const TaskRef& r) {
+  py::dict d;
+  d["id"] = r.id;
+  d["tensors"] = r.tensors;
+  return d;
+}
+
+const DomainBuffer& checked_buffer(const py::handle& obj, const char* what) {
+  if (!py::isinstance<DomainBuffer>(obj))
+    throw UsageError(std::string(what) + ": the domain end must be a domain buffer (tp[chip].buffer(name))");
+  return obj.cast<const DomainBuffer&>();
+}
+
+py::buffer_info host_bytes(const py::handle& obj, bool writable, const char* what) {
+  if (!py::isinstance<py::array>(obj)) throw UsageError(std::string(what) + ": the host end must be a numpy array");
+  auto arr = py::reinterpret_borrow<py::array>(obj);
+  if (!(arr.flags() & py::array::c_style))
+    throw UsageError(std::string(what) + ": the numpy array must be C-contiguous");
+  if (writable && !arr.writeable()) throw UsageError(std::string(what) + ": the numpy array is read-only");
+  return arr.request(writable);
+}
+
+}  // namespace
+
+void bind_orchestrator(py::module_& m) {
+  py::class_<PyDomain>(m, "Domain",
+                       "A communication domain; a context manager that releases it on exit. d[chip] is that "
+                       "chip's ChipContext.")
+      .def_property_readonly("name", [](const PyDomain& d) { return d.domain.name(); })
+      .def_property_readonly("allocation_id", [](const PyDomain& d) { return d.domain.allocation_id(); })
+      .def_property_readonly("workers", [](const PyDomain& d) { return d.domain.workers(); })
+      .def_property_readonly("size", [](const PyDomain& d) { return d.domain.size(); })
+      .def_property_readonly("released", [](const PyDomain& d) { return d.domain.released(); })
+      .def(
+          "__getitem__", [](const PyDomain& d, int chip) { return d.domain[chip]; }, py::arg("chip"))
+      .def("release", [](PyDomain& d) { d.domain.release(); })
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__", [](PyDomain& d, const py::args&) {
+        d.domain.release();
+        return false;
+      });
+
+  py::class_<Scope>(m, "Scope", "A lifetime scope for heap allocations; a context manager closing it on exit.")
+      .def("close", &Scope::close)
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__", [](Scope& s, const py::args&) {
+        s.close();
+        return false;
+      });
+
+  py::class_<PyOrchestrator>(m, "Orchestrator", "Builds the graph of one run; valid only inside that run().")
+      .def(
+          "submit",
+          [](PyOrchestrator& o, Kernel kernel, PyTaskArgs& args, int worker, uint32_t block_dim,
+             const py::object& timeout) {
+            keep(o, args);
+            return task_ref(o.get().submit(kernel, args.args, call_config(block_dim, timeout), worker));
+          },
+          py::arg("kernel"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("block_dim") = 1,
+          py::arg("timeout") = py::none())
+      .def(
+          "submit_host",
+          [](PyOrchestrator& o, HostFn fn, PyTaskArgs& args, int worker, const py::object& timeout) {
+            keep(o, args);
+            return task_ref(o.get().submit_host(fn, args.args, call_config(1, timeout), worker));
+          },
+          py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("timeout") = py::none())
+      .def(
+          "submit_group",
+          [](PyOrchestrator& o, Kernel kernel, std::vector<PyTaskArgs*> args, std::vector<int> workers,
+             uint32_t block_dim, const py::object& timeout) {
+            std::vector<TaskArgs> parts;
+            for (PyTaskArgs* a : args) {
+              if (a == nullptr) throw UsageError("submit_group: None among the TaskArgs");
+              keep(o, *a);
+              parts.push_back(a->args);
+            }
+            return task_ref(
+                o.get().submit_group(kernel, std::move(parts), call_config(block_dim, timeout), std::move(workers)));
+          },
+          py::arg("kernel"), py::arg("args"), py::arg("workers"), py::arg("block_dim") = 1,
+          py::arg("timeout") = py::none())
+      .def(
+          "alloc",
+          [](PyOrchestrator& o, const std::vector<int64_t>& shape, const py::object& dtype) {
+            Orchestrator& orch = o.get();
+            // Orchestrator::alloc takes an initializer_list: allocate flat, then give the shape.
+            int64_t count = 1;
+            for (int64_t d : shape) count *= d;
+            Tensor t = orch.alloc({count}, to_dtype(dtype));
+            return Tensor::make(t.data, shape, t.dtype);
+          },
+          py::arg("shape"), py::arg("dtype"))
+      .def(
+          "scope", [](PyOrchestrator& o) { return o.get().scope(); }, "A nested lifetime scope (a context manager).")
+      .def(
+          "allocate_domain",
+          [](PyOrchestrator& o, std::string name, std::vector<int> workers, size_t window_size,
+             std::vector<BufferSpec> buffers) {
+            Domain d = o.get().allocate_domain(
+                DomainSpec{std::move(name), std::move(workers), window_size, std::move(buffers)});
+            auto h = std::make_unique<PyDomain>();
+            h->domain = std::move(d);
+            h->worker = o.worker;
+            return h;
+          },
+          py::arg("name"), py::arg("workers"), py::arg("window_size"), py::arg("buffers") = std::vector<BufferSpec>{})
+      .def(
+          "copy_to",
+          [](PyOrchestrator& o, const py::object& dst, const py::object& src) {
+            const DomainBuffer& b = checked_buffer(dst, "copy_to");
+            const py::buffer_info info = host_bytes(src, false, "copy_to");
+            const auto bytes = static_cast<size_t>(info.size * info.itemsize);
+            if (bytes != b.nbytes())
+              throw UsageError("copy_to: the array has " + std::to_string(bytes) + " bytes, the buffer '" + b.name +
+                               "' " + std::to_string(b.nbytes()));
+            o.get().copy_to(b, info.ptr, bytes);
+          },
+          py::arg("dst"), py::arg("src"), "Copies a numpy array into a chip's domain buffer (the same byte count).")
+      .def(
+          "copy_from",
+          [](PyOrchestrator& o, const py::object& dst, const py::object& src) {
+            const DomainBuffer& b = checked_buffer(src, "copy_from");
+            const py::buffer_info info = host_bytes(dst, true, "copy_from");
+            const auto bytes = static_cast<size_t>(info.size * info.itemsize);
+            if (bytes != b.nbytes())
+              throw UsageError("copy_from: the array has " + std::to_string(bytes) + " bytes, the buffer '" + b.name +
+                               "' " + std::to_string(b.nbytes()));
+            o.get().copy_from(info.ptr, b, bytes);
+          },
+          py::arg("dst"), py::arg("src"), "Copies a chip's domain buffer into a numpy array (the same byte count).")
+      .def(
+          "allreduce",
+          [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, ReduceOp op, uint32_t block_dim) {
+            return task_ref(o.get().allreduce(d.domain, buffer, op, call_config(block_dim, py::none())));
+          },
+          py::arg("domain"), py::arg("buffer"), py::arg("op") = ReduceOp::Sum, py::arg("block_dim") = 1)
+      .def(
+          "reduce_scatter",
+          [](PyOrchestrator& o, const PyDomain& d, const std::string& send, const std::string& recv, ReduceOp op,
+             uint32_t block_dim) {
+            return task_ref(o.get().reduce_scatter(d.domain, send, recv, op, call_config(block_dim, py::none())));
+          },
+          py::arg("domain"), py::arg("send"), py::arg("recv"), py::arg("op") = ReduceOp::Sum, py::arg("block_dim") = 1)
+      .def(
+          "broadcast",
+          [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, int root, uint32_t block_dim) {
+            return task_ref(o.get().broadcast(d.domain, buffer, root, call_config(block_dim, py::none())));
+          },
+          py::arg("domain"), py::arg("buffer"), py::arg("root"), py::arg("block_dim") = 1)
+      .def(
+          "allgather",
+          [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, uint32_t block_dim) {
+            return task_ref(o.get().allgather(d.domain, buffer, call_config(block_dim, py::none())));
+          },
+          py::arg("domain"), py::arg("buffer"), py::arg("block_dim") = 1)
+      .def(
+          "alltoall",
+          [](PyOrchestrator& o, const PyDomain& d, const std::string& send, const std::string& recv,
+             uint32_t block_dim) {
+            return task_ref(o.get().alltoall(d.domain, send, recv, call_config(block_dim, py::none())));
+          },
+          py::arg("domain"), py::arg("send"), py::arg("recv"), py::arg("block_dim") = 1)
+      .def_property_readonly("chip_count", [](PyOrchestrator& o) { return o.get().chip_count(); })
+      .def_property_readonly("sub_count", [](PyOrchestrator& o) { return o.get().sub_count(); });
+}
+
+}  // namespace strata::python

@@ -1,0 +1,188 @@
+"""strata from Python: Workers, orchestration functions, numpy buffers in strata memory, domains.
+
+    import numpy as np
+    import strata
+
+    with strata.Worker(chips=2, sub_workers=1) as w:
+        check = w.register_host(lambda ctx: print(ctx.tensor(0).sum()))
+        w.init()
+        x = w.create_buffer((1024,), np.float32)   # a numpy array in strata memory, zero-copy
+        x[:] = 1.0
+
+        def orch(o):
+            o.submit_host(check, strata.TaskArgs().input(x))
+
+        w.run(orch)
+
+See docs/python.md. The C++ runtime is the extension module strata._strata; this package re-exports it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
+
+from . import _strata
+from ._strata import (  # noqa: F401  (re-exported)
+    BufferSpec,
+    ChildDiedError,
+    ChipContext,
+    Domain,
+    DomainBuffer,
+    DType,
+    Error,
+    HostFn,
+    Kernel,
+    LiveDomain,
+    Orchestrator,
+    ReduceOp,
+    Scope,
+    SystemError,
+    TaskArgs,
+    TaskContext,
+    TaskError,
+    Tensor,
+    TimeoutError,
+    UsageError,
+)
+
+__version__ = _strata.__version__
+
+#: "Any child of the right kind": the task goes to the least loaded one.
+ANY_WORKER = -1
+
+
+@dataclasses.dataclass
+class Timeouts:
+    """Bounded waits of a Worker, in milliseconds; 0 takes the default (see `strata info`)."""
+
+    submit: int = 0
+    init: int = 0
+    close: int = 0
+    comm: int = 0
+    stall_warn: int = 0
+    stall: int = 0
+
+
+_TIMEOUT_FIELDS = [f.name for f in dataclasses.fields(Timeouts)]
+
+
+def _timeouts(timeouts: Union[None, Timeouts, Mapping[str, int]]) -> list:
+    if timeouts is None:
+        return [0] * len(_TIMEOUT_FIELDS)
+    if isinstance(timeouts, Timeouts):
+        return [int(getattr(timeouts, f)) for f in _TIMEOUT_FIELDS]
+    unknown = set(timeouts) - set(_TIMEOUT_FIELDS)
+    if unknown:
+        raise UsageError(f"timeouts: unknown field(s) {sorted(unknown)}; the fields are {_TIMEOUT_FIELDS} (ms)")
+    return [int(timeouts.get(f, 0)) for f in _TIMEOUT_FIELDS]
+
+
+def _flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+
+
+class Worker(_strata.Worker):
+    """A node (level 3): chips and sub processes forked by init(). A context manager: close() on exit.
+
+    Options are WorkerOptions' fields; timeouts is a strata.Timeouts or a dict of its fields (ms).
+    """
+
+    def __init__(
+        self,
+        chips: int = 0,
+        sub_workers: int = 0,
+        level: int = 3,
+        device_ids: Optional[Sequence[int]] = None,
+        fail_fast: bool = True,
+        trace_path: str = "",
+        timeouts: Union[None, Timeouts, Mapping[str, int]] = None,
+        heap_bytes: int = 0,
+        buffer_bytes: int = 0,
+        task_ring: int = 0,
+        backend: str = "",
+        backend_options: str = "",
+        chip_threads: int = 0,
+        allow_threads: bool = False,
+    ) -> None:
+        if level != 3:
+            raise UsageError(f"level={level}: the Python front end drives level 3 Workers only for now")
+        super().__init__(
+            level=level,
+            chips=chips,
+            device_ids=list(device_ids or []),
+            sub_workers=sub_workers,
+            fail_fast=fail_fast,
+            trace_path=str(trace_path),
+            timeouts=_timeouts(timeouts),
+            heap_bytes=heap_bytes,
+            buffer_bytes=buffer_bytes,
+            task_ring=task_ring,
+            backend=backend,
+            backend_options=backend_options,
+            chip_threads=chip_threads,
+            allow_threads=allow_threads,
+        )
+
+    def register_kernel(self, name: str, library: Optional[str] = None) -> Kernel:
+        """A kernel by name: linked into libstrata (the shipped collectives, "strata_allreduce", ...), or
+        exported with STRATA_KERNEL(name) from the shared library at `library` (loaded by every chip)."""
+        if library is None:
+            return super().register_kernel(name)
+        return super().load_kernel(str(library), name)
+
+    def register_host(self, fn: Callable[[TaskContext], Any], name: Optional[str] = None) -> HostFn:
+        """A Python callable run in a sub process, fn(ctx). Before init() only: the subs get it by fork."""
+        if not callable(fn):
+            raise UsageError(f"register_host: {fn!r} is not callable")
+        if name is None:
+            name = getattr(fn, "__name__", "host")
+        return super().register_host(fn, name)
+
+    def init(self) -> None:
+        """Forks the chips and subs and waits until each is ready. Python's own output buffers are flushed
+        first, so a child does not inherit (and later write) text the parent has not written yet."""
+        _flush_std_streams()
+        super().init()
+
+    def respawn(self) -> None:
+        """Between runs: re-forks every child that died or was declared lost."""
+        _flush_std_streams()
+        super().respawn()
+
+    def __enter__(self) -> "Worker":
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        self.close()
+        return False
+
+
+__all__ = [
+    "ANY_WORKER",
+    "BufferSpec",
+    "ChildDiedError",
+    "ChipContext",
+    "Domain",
+    "DomainBuffer",
+    "DType",
+    "Error",
+    "HostFn",
+    "Kernel",
+    "LiveDomain",
+    "Orchestrator",
+    "ReduceOp",
+    "Scope",
+    "SystemError",
+    "TaskArgs",
+    "TaskContext",
+    "TaskError",
+    "Tensor",
+    "TimeoutError",
+    "Timeouts",
+    "UsageError",
+    "Worker",
+]

@@ -1,0 +1,19 @@
+// Kernels the Python tests load with Worker.register_kernel(name, library=...): a CMake MODULE that
+// nothing links against; strata dlopen()s it in the parent and in every chip.
+#include <cstdint>
+#include <strata/kernel.hpp>
+
+// x[i] *= a, with x an f32 tensor and a the f32 scalar 0.
+STRATA_KERNEL(py_scale) {
+  float* x = ctx.data<float>(0);
+  const float a = ctx.scalar<float>(0);
+  for (size_t i = ctx.block_idx(); i < ctx.tensor(0).numel(); i += ctx.block_dim()) x[i] *= a;
+}
+
+// y[i] = x[i] + b, with x and y i64 tensors and b the i64 scalar 0.
+STRATA_KERNEL(py_add) {
+  const int64_t* x = ctx.data<int64_t>(0);
+  int64_t* y = ctx.data<int64_t>(1);
+  const int64_t b = ctx.scalar<int64_t>(0);
+  for (size_t i = ctx.block_idx(); i < ctx.tensor(0).numel(); i += ctx.block_dim()) y[i] = x[i] + b;
+}
