@@ -27,7 +27,8 @@ struct ChildStatus {
   uint64_t running_task = 0;  // the task it runs now (0: none)
   std::string running_name;
   double running_for_s = 0;
-  std::string gone;  // Lost or Dead: how ("died: killed by signal 9 (Killed)")
+  std::string gone;          // Lost or Dead: how ("died: killed by signal 9 (Killed)")
+  double stopped_for_s = 0;  // > 0: its process has been stopped (SIGSTOP) this long while it owes work
 };
 
 struct PendingTask {

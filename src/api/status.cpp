@@ -25,6 +25,7 @@ std::string WorkerStatus::to_string() const {
     out += "  " + c.name + " (pid " + std::to_string(c.pid) +
            (c.generation ? ", respawned " + std::to_string(c.generation) : "") + "): " + c.state;
     if (!c.gone.empty()) out += ", " + c.gone;
+    if (c.stopped_for_s > 0) out += ", stopped (SIGSTOP) for " + seconds(c.stopped_for_s);
     if (c.running_task)
       out += ", running task #" + std::to_string(c.running_task) + " '" + c.running_name + "' for " +
              seconds(c.running_for_s);

@@ -199,6 +199,8 @@ WorkerStatus WorkerImpl::status_at(int64_t now) const {
       cs.running_for_s = seconds(now - r->start_ns);
     }
     cs.gone = c.gone_how;
+    if (c.stopped_since != 0 && c.state != supervisor::ChildState::Lost && c.state != supervisor::ChildState::Dead)
+      cs.stopped_for_s = seconds(now - c.stopped_since);
     for (const supervisor::InFlight& f : c.inflight)
       if (f.id & ipc::kControlIdBit)
         st.requests.push_back(RequestStatus{cs.name, f.what ? f.what : "a request", seconds(now - f.posted_ns)});

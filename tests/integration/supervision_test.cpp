@@ -155,6 +155,39 @@ TEST_F(SupervisionTest, ChipKilledInALongRunFailsItWithinASecondNamingTheChip) {
 
 // ---- stops --------------------------------------------------------------------------------------------
 
+// status() during a run shows a stopped chip as stopped; once it continues, the run ends normally.
+TEST_F(SupervisionTest, StatusShowsAStoppedChipAndAContinuedOneFinishesTheRun) {
+  pid_t victim = 0;
+  std::atomic<bool> seen{false};
+  std::string report;
+  strata::Worker* self = nullptr;
+  strata::Worker w({.chips = 2,
+                    .on_progress =
+                        [&](const strata::RunProgress&) {
+                          if (seen) return;
+                          const strata::WorkerStatus st = self->status();
+                          if (st.children.size() == 2 && st.children[1].stopped_for_s > 0) {
+                            report = st.to_string();
+                            seen = true;
+                            kill(victim, SIGCONT);
+                          }
+                        },
+                    .timeouts = {.comm = std::chrono::seconds(60)}});
+  self = &w;
+  auto fill = w.register_kernel("s_fill");
+  w.init();
+  auto x = w.create_buffer<int64_t>(4);
+  victim = child_pid(w, ChildKind::Chip, 1);
+  kill(victim, SIGSTOP);
+  w.run([&](strata::Orchestrator& o) {
+    o.submit(fill, TaskArgs().output_existing(x.tensor()).scalar(int64_t{5}), {}, 1);
+  });
+  ASSERT_TRUE(seen) << "the run ended without status() showing the stopped chip";
+  STRATA_EXPECT_CONTAINS(report, "chip 1 (pid " + std::to_string(victim) + "): ready, stopped (SIGSTOP) for ");
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(x[i], 5);
+  w.close();
+}
+
 // Regression: a stop during the drain let run() succeed; with pending frees each cost a timeouts.comm.
 TEST_F(SupervisionTest, StoppedChipCostsOneCommTimeoutThenIsDeclaredLost) {
   strata::Worker w(
