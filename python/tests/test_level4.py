@@ -18,11 +18,17 @@ def offset_of(node, chip):
 
 
 def make_pod(kernel_lib):
-    """A level 4 pod of two nodes; each node's py_add and py_fail are registered on it."""
+    """A level 4 pod of two nodes with one sub each; each node's py_add and py_fail, and a Python host
+    callable, are registered on it."""
     pod = strata.Worker(level=4)
-    nodes = [pod.add_worker(chips=n) for n in CHIPS]
+    nodes = [pod.add_worker(chips=n, sub_workers=1) for n in CHIPS]
     add = [node.register_kernel("py_add", library=kernel_lib) for node in nodes]
     fail = [node.register_kernel("py_fail", library=kernel_lib) for node in nodes]
+
+    def mark(ctx):  # a host callable of a node: runs in that node's sub, a grandchild of the pod
+        ctx.tensor(0)[ctx.scalar(0)] = os.getpid()
+
+    marks = [node.register_host(mark) for node in nodes]
 
     def node_add(o, ctx):
         # Runs in node ctx.worker_index's process, on its own Worker: splits the node's slice over its chips.
@@ -34,8 +40,10 @@ def make_pod(kernel_lib):
             part = slice(chip * PER_CHIP, (chip + 1) * PER_CHIP)
             args = strata.TaskArgs().input(x[part]).output_existing(y[part]).scalar(b + offset_of(node, chip))
             o.submit(add[node], args, worker=chip, block_dim=2)
-        # The pid of the process that ran this function, for the test to check where it ran.
-        ctx.tensor(2)[node] = os.getpid()
+        # The pids of the process that ran this function and of its sub, for the test to check where they ran.
+        pids = ctx.tensor(2)
+        pids[node] = os.getpid()
+        o.submit_host(marks[node], strata.TaskArgs().output_existing(pids).scalar(2 + node))
 
     def node_fail(o, ctx):
         node = ctx.worker_index
@@ -61,8 +69,8 @@ def run_add(pod, fn, x, y, pids):
         for node, chips in enumerate(CHIPS):
             part = slice(start, start + chips * PER_CHIP)
             start += chips * PER_CHIP
-            o.submit(fn, strata.TaskArgs().input(x[part]).output_existing(y[part]).output_existing(pids).scalar(node + 2),
-                     worker=node)
+            args = strata.TaskArgs().input(x[part]).output_existing(y[part]).output_existing(pids).scalar(node + 2)
+            o.submit(fn, args, worker=node)
 
     pod.run(orch)
 
@@ -82,7 +90,7 @@ def buffers(pod):
     n = sum(CHIPS) * PER_CHIP
     x = pod.create_buffer((n,), np.int64)
     y = pod.create_buffer((n,), np.int64)
-    pids = pod.create_buffer((2,), np.int64)
+    pids = pod.create_buffer((4,), np.int64)
     x[:] = np.arange(n) * 3 - 500
     y[:] = 0
     return x, y, pids
@@ -99,7 +107,9 @@ def test_pod_runs_a_python_orchestration_function_in_each_child_worker(kernel_li
         np.testing.assert_array_equal(y, expected(x))
         # Each node's function ran in that node's own process.
         children = [c["pid"] for c in pod.status()["children"] if c["kind"] == "worker"]
-        assert len(children) == 2 and pids.tolist() == children
+        assert len(children) == 2 and pids.tolist()[:2] == children
+        subs = pids.tolist()[2:]
+        assert len(set(subs)) == 2 and not set(subs) & set(children) and os.getpid() not in subs
         # A second run reuses the child Workers and their chips.
         x[:] = 7
         run_add(pod, fns["add"], x, y, pids)
@@ -141,6 +151,39 @@ def test_kernel_failing_two_levels_down_comes_back_with_every_frame(kernel_lib):
         x, y, pids = buffers(pod)
         run_add(pod, fns["add"], x, y, pids)
         np.testing.assert_array_equal(y, expected(x))
+
+
+def test_task_error_raised_through_a_python_orchestration_function_keeps_its_frames(kernel_lib):
+    pod = strata.Worker(level=4)
+    nodes = [pod.add_worker(chips=1) for _ in range(2)]
+    fail = [node.register_kernel("py_fail", library=kernel_lib) for node in nodes]
+
+    def node_fn(o, ctx):
+        seen = ctx.tensor(0)
+        spec = [strata.BufferSpec("x", np.int64, 4)]
+        with o.allocate_domain(name="d", workers=[0], window_size=4096, buffers=spec) as d:
+            o.submit(fail[ctx.worker_index], strata.TaskArgs().inout(d[0].buffer("x")).scalar(5), worker=0)
+            o.copy_from(np.zeros(4, np.int64), d[0].buffer("x"))  # waits for the failed writer
+            try:
+                o.submit(fail[ctx.worker_index], strata.TaskArgs().scalar(6))  # fail-fast: the run's TaskError
+            except strata.TaskError as e:
+                seen[ctx.worker_index] = len(e.frames)
+                raise  # uncaught: it leaves the function, and the pod gets it with its levels
+
+    fn = pod.register_orch(node_fn)
+    with pod:
+        pod.init()
+        seen = pod.create_buffer((2,), np.int64)
+        seen[:] = 0
+        with pytest.raises(strata.TaskError) as info:
+            pod.run(lambda o: o.submit(fn, strata.TaskArgs().output_existing(seen), worker=1))
+        assert seen.tolist() == [0, 1], "node 1's function saw its own run's TaskError"
+        e = info.value
+        assert e.message == "py_fail 5" and e.error_type == "std::runtime_error"
+        assert [(f["level"], f["task_name"], f["child_kind"]) for f in e.frames] == [
+            (4, "node_fn", "worker"),
+            (3, "py_fail", "chip"),
+        ]
 
 
 def test_registration_after_init_and_calls_meant_for_the_pod_are_refused(kernel_lib):
