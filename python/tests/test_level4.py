@@ -219,3 +219,30 @@ def test_registration_after_init_and_calls_meant_for_the_pod_are_refused(kernel_
         nodes[0].register_kernel("py_add", library=kernel_lib)
     with pytest.raises(strata.UsageError):
         strata.Worker(chips=1).add_worker(chips=1)
+
+
+def test_level5_pod_runs_python_orchestration_functions_two_levels_deep(kernel_lib):
+    top = strata.Worker(level=5)
+    mid = top.add_worker()  # level 4
+    leaf = mid.add_worker(chips=1)  # level 3
+    scale = leaf.register_kernel("py_scale", library=kernel_lib)
+
+    def inner(o, ctx):  # runs in the level 3 Worker's process
+        o.submit(scale, strata.TaskArgs().inout(ctx.tensor(0)).scalar(3.0), worker=0)
+
+    inner_fn = mid.register_orch(inner)
+
+    def outer(o, ctx):  # runs in the level 4 Worker's process
+        o.submit(inner_fn, strata.TaskArgs().inout(ctx.tensor(0)), worker=0)
+
+    outer_fn = top.register_orch(outer)
+    assert (top.level, mid.level, leaf.level) == (5, 4, 3)
+    with top:
+        top.init()
+        x = top.create_buffer((8,), np.float32)
+        x[:] = 2
+        top.run(lambda o: o.submit(outer_fn, strata.TaskArgs().inout(x), worker=0))
+        np.testing.assert_array_equal(x, 6)
+        with pytest.raises(strata.UsageError, match="after its pod's init"):
+            leaf.register_kernel("py_add", library=kernel_lib)
+    assert leaf.closed and mid.closed
