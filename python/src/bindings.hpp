@@ -35,12 +35,28 @@ struct PyTaskArgs {
   std::vector<py::object> keep;
 };
 
-/// The Python face of a Worker; owns it. Orchestrators and domains hold a reference to it.
+/// The Python face of a Worker. Orchestrators and domains hold a reference to it.
+///
+/// A top-level Worker owns its C++ Worker (`worker`). A child Worker of a pod (add_worker) is owned by
+/// the pod's C++ Worker: its handle holds only `child` and the pod's handle (`parent`), so the handle
+/// never frees it and refuses every call once the pod is closed.
 struct PyWorker {
+  /// Host arrays the bring-up writes its outputs into, until close(); declared before `worker`, so they
+  /// outlive it (its destructor may store the outputs).
+  std::vector<py::object> bringup_outputs;
   std::unique_ptr<Worker> worker;
+  Worker* child = nullptr;
+  py::object parent;
   /// Objects the running run's tasks use (released when run() returns).
   std::vector<py::object> run_keep;
+  /// The Worker: UsageError once it (or, for a child, its pod) is closed.
   Worker& get();
+  /// get() for what only the Worker that owns its processes does (init, run, close, buffers, ...):
+  /// UsageError on a child Worker's handle, naming `what`.
+  Worker& own(const char* what);
+  /// get() for a registration (kernels, host callables, children): on a child Worker, UsageError once
+  /// its pod was initialised (its process got what was registered by fork).
+  Worker& registrable(const char* what);
 };
 
 /// The Orchestrator handed to the orchestration function; invalid once its run() has returned.
@@ -49,6 +65,16 @@ struct PyOrchestrator {
   py::object worker;  // the PyWorker, kept alive
   Orchestrator& get();
 };
+
+/// Checks that `obj` is a C-contiguous numpy array (writable if asked) and returns its buffer; UsageError
+/// naming `what` otherwise.
+py::buffer_info host_bytes(const py::handle& obj, bool writable, const std::string& what);
+
+/// True if `exc` is a strata.TaskError.
+bool is_task_error(const py::handle& exc);
+/// Throws the C++ TaskError a strata.TaskError describes (its frames, error_type and message), so a
+/// failure that crossed Python on its way up keeps its levels.
+[[noreturn]] void throw_task_error(const py::handle& exc);
 
 /// A domain handle: a context manager that releases it on exit.
 struct PyDomain {

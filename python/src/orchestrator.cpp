@@ -48,16 +48,15 @@ const DomainBuffer& checked_buffer(const py::handle& obj, const char* what) {
   return obj.cast<const DomainBuffer&>();
 }
 
-py::buffer_info host_bytes(const py::handle& obj, bool writable, const char* what) {
-  if (!py::isinstance<py::array>(obj)) throw UsageError(std::string(what) + ": the host end must be a numpy array");
+}  // namespace
+
+py::buffer_info host_bytes(const py::handle& obj, bool writable, const std::string& what) {
+  if (!py::isinstance<py::array>(obj)) throw UsageError(what + ": the host end must be a numpy array");
   auto arr = py::reinterpret_borrow<py::array>(obj);
-  if (!(arr.flags() & py::array::c_style))
-    throw UsageError(std::string(what) + ": the numpy array must be C-contiguous");
-  if (writable && !arr.writeable()) throw UsageError(std::string(what) + ": the numpy array is read-only");
+  if (!(arr.flags() & py::array::c_style)) throw UsageError(what + ": the numpy array must be C-contiguous");
+  if (writable && !arr.writeable()) throw UsageError(what + ": the numpy array is read-only");
   return arr.request(writable);
 }
-
-}  // namespace
 
 void bind_orchestrator(py::module_& m) {
   py::class_<PyDomain>(m, "Domain",
@@ -96,12 +95,23 @@ void bind_orchestrator(py::module_& m) {
           py::arg("kernel"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("block_dim") = 1,
           py::arg("timeout") = py::none())
       .def(
-          "submit_host",
-          [](PyOrchestrator& o, HostFn fn, PyTaskArgs& args, int worker, const py::object& timeout) {
+          "submit",
+          [](PyOrchestrator& o, OrchFn fn, PyTaskArgs& args, int worker, uint32_t block_dim,
+             const py::object& timeout) {
             keep(o, args);
-            return task_ref(o.get().submit_host(fn, args.args, call_config(1, timeout), worker));
+            return task_ref(o.get().submit(fn, args.args, call_config(block_dim, timeout), worker));
           },
-          py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("timeout") = py::none())
+          py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("block_dim") = 1,
+          py::arg("timeout") = py::none(), "An orchestration function on child Worker `worker` (a pod's run).")
+      .def(
+          "submit_host",
+          [](PyOrchestrator& o, HostFn fn, PyTaskArgs& args, int worker, uint32_t block_dim,
+             const py::object& timeout) {
+            keep(o, args);
+            return task_ref(o.get().submit_host(fn, args.args, call_config(block_dim, timeout), worker));
+          },
+          py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("block_dim") = 1,
+          py::arg("timeout") = py::none())
       .def(
           "submit_group",
           [](PyOrchestrator& o, Kernel kernel, std::vector<PyTaskArgs*> args, std::vector<int> workers,
@@ -168,36 +178,43 @@ void bind_orchestrator(py::module_& m) {
           py::arg("dst"), py::arg("src"), "Copies a chip's domain buffer into a numpy array (the same byte count).")
       .def(
           "allreduce",
-          [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, ReduceOp op, uint32_t block_dim) {
-            return task_ref(o.get().allreduce(d.domain, buffer, op, call_config(block_dim, py::none())));
+          [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, ReduceOp op, uint32_t block_dim,
+             const py::object& timeout) {
+            return task_ref(o.get().allreduce(d.domain, buffer, op, call_config(block_dim, timeout)));
           },
-          py::arg("domain"), py::arg("buffer"), py::arg("op") = ReduceOp::Sum, py::arg("block_dim") = 1)
+          py::arg("domain"), py::arg("buffer"), py::arg("op") = ReduceOp::Sum, py::arg("block_dim") = 1,
+          py::arg("timeout") = py::none())
       .def(
           "reduce_scatter",
           [](PyOrchestrator& o, const PyDomain& d, const std::string& send, const std::string& recv, ReduceOp op,
-             uint32_t block_dim) {
-            return task_ref(o.get().reduce_scatter(d.domain, send, recv, op, call_config(block_dim, py::none())));
+             uint32_t block_dim, const py::object& timeout) {
+            return task_ref(o.get().reduce_scatter(d.domain, send, recv, op, call_config(block_dim, timeout)));
           },
-          py::arg("domain"), py::arg("send"), py::arg("recv"), py::arg("op") = ReduceOp::Sum, py::arg("block_dim") = 1)
+          py::arg("domain"), py::arg("send"), py::arg("recv"), py::arg("op") = ReduceOp::Sum, py::arg("block_dim") = 1,
+          py::arg("timeout") = py::none())
       .def(
           "broadcast",
-          [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, int root, uint32_t block_dim) {
-            return task_ref(o.get().broadcast(d.domain, buffer, root, call_config(block_dim, py::none())));
+          [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, int root, uint32_t block_dim,
+             const py::object& timeout) {
+            return task_ref(o.get().broadcast(d.domain, buffer, root, call_config(block_dim, timeout)));
           },
-          py::arg("domain"), py::arg("buffer"), py::arg("root"), py::arg("block_dim") = 1)
+          py::arg("domain"), py::arg("buffer"), py::arg("root"), py::arg("block_dim") = 1,
+          py::arg("timeout") = py::none())
       .def(
           "allgather",
-          [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, uint32_t block_dim) {
-            return task_ref(o.get().allgather(d.domain, buffer, call_config(block_dim, py::none())));
+          [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, uint32_t block_dim,
+             const py::object& timeout) {
+            return task_ref(o.get().allgather(d.domain, buffer, call_config(block_dim, timeout)));
           },
-          py::arg("domain"), py::arg("buffer"), py::arg("block_dim") = 1)
+          py::arg("domain"), py::arg("buffer"), py::arg("block_dim") = 1, py::arg("timeout") = py::none())
       .def(
           "alltoall",
-          [](PyOrchestrator& o, const PyDomain& d, const std::string& send, const std::string& recv,
-             uint32_t block_dim) {
-            return task_ref(o.get().alltoall(d.domain, send, recv, call_config(block_dim, py::none())));
+          [](PyOrchestrator& o, const PyDomain& d, const std::string& send, const std::string& recv, uint32_t block_dim,
+             const py::object& timeout) {
+            return task_ref(o.get().alltoall(d.domain, send, recv, call_config(block_dim, timeout)));
           },
-          py::arg("domain"), py::arg("send"), py::arg("recv"), py::arg("block_dim") = 1)
+          py::arg("domain"), py::arg("send"), py::arg("recv"), py::arg("block_dim") = 1,
+          py::arg("timeout") = py::none())
       .def_property_readonly("chip_count", [](PyOrchestrator& o) { return o.get().chip_count(); })
       .def_property_readonly("sub_count", [](PyOrchestrator& o) { return o.get().sub_count(); });
 }

@@ -1,18 +1,23 @@
-// python/src/worker.cpp — the Worker: options, registration, init/run/close, buffers as numpy arrays,
-// and Python host callables run in sub processes.
+// python/src/worker.cpp — the Worker: options (bring-up included), registration, child Workers of a pod,
+// init/run/close, buffers as numpy arrays, and Python host callables and orchestration functions run in
+// forked children.
 //
 // Forks and the interpreter: init() and respawn() keep the GIL while strata forks its children, so in a
 // child the forking thread's Python thread state is the current one and the GIL is held. A sub process
 // runs each host callable on that thread: before its first Python call it runs the interpreter's
 // after-fork hook (PyOS_AfterFork_Child: the GIL, the import lock and the threading module reset, the
-// os.register_at_fork(after_in_child=...) callbacks run), as os.fork() would. A child leaves with _exit(),
-// so no Python finaliser runs twice. run() releases the GIL while strata waits; the orchestration
-// function itself runs with it held.
+// os.register_at_fork(after_in_child=...) callbacks run), as os.fork() would. A child Worker of a pod
+// (level >= 4) runs a Python orchestration function the same way, on its main thread, which drives that
+// child's own Worker. A child leaves with _exit(), so no Python finaliser runs twice. run() releases the GIL while
+// strata waits; the orchestration function itself runs with it held.
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstddef>
+#include <map>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -21,8 +26,31 @@
 namespace strata::python {
 
 Worker& PyWorker::get() {
+  if (child != nullptr) {
+    parent.cast<PyWorker&>().get();  // throws once the pod is closed: `child` is gone with it
+    return *child;
+  }
   if (!worker) throw UsageError("this Worker is closed");
   return *worker;
+}
+
+Worker& PyWorker::own(const char* what) {
+  Worker& w = get();
+  if (child != nullptr)
+    throw UsageError(std::string(what) +
+                     " on a child Worker: its pod initialises, runs and closes it (call it on the pod)");
+  return w;
+}
+
+Worker& PyWorker::registrable(const char* what) {
+  Worker& w = get();
+  const PyWorker* root = this;
+  while (root->child != nullptr) root = &root->parent.cast<PyWorker&>();
+  if (root != this && root->worker->initialized())
+    throw UsageError(std::string(what) +
+                     " on a child Worker after its pod's init(): the child's process got what was registered by "
+                     "fork; register before pod.init()");
+  return w;
 }
 
 Orchestrator& PyOrchestrator::get() {
@@ -43,6 +71,18 @@ void after_fork_if_needed() {
   PyOS_AfterFork_Child();
   g_python_pid = getpid();
 }
+
+/// Runs `cleanup` when it goes out of scope, however the scope is left.
+template <class F>
+struct OnExit {
+  F cleanup;
+  explicit OnExit(F f) : cleanup(std::move(f)) {}
+  OnExit(const OnExit&) = delete;
+  OnExit& operator=(const OnExit&) = delete;
+  ~OnExit() { cleanup(); }
+};
+template <class F>
+OnExit(F) -> OnExit<F>;
 
 /// What a host callable sees: the task's tensors as numpy views and its scalars. Valid during the call.
 struct PyTaskContext {
@@ -71,19 +111,21 @@ void flush_std_streams() {
   }
 }
 
-// Runs `fn(ctx)` in a sub process. A Python exception becomes a HostError carrying its type name and
+// Runs `body` (which calls Python) in a forked child — a sub, or a child Worker of a pod — on its main
+// thread: the after-fork hook first, then with the GIL, flushing the std streams after it. A Python
+// exception becomes what strata carries up: a strata.TaskError (a task of this child's own Worker failed)
+// the TaskError it describes, so its levels survive; any other a HostError carrying its type name and its
 // message followed by its traceback, so the parent's TaskError says what Python said.
-void host_call(const py::object& fn, const TaskContext& ctx) {
+template <class Body>
+void call_python_in_child(const Body& body) {
   after_fork_if_needed();
   py::gil_scoped_acquire gil;
-  py::object pctx = py::cast(PyTaskContext{&ctx});
   try {
-    fn(pctx);
-    pctx.cast<PyTaskContext&>().ctx = nullptr;
+    body();
     flush_std_streams();
   } catch (py::error_already_set& e) {
-    pctx.cast<PyTaskContext&>().ctx = nullptr;
     flush_std_streams();
+    if (is_task_error(e.value())) throw_task_error(e.value());
     std::string type = py::str(e.type().attr("__name__"));
     std::string text = py::str(e.value());
     try {
@@ -94,6 +136,76 @@ void host_call(const py::object& fn, const TaskContext& ctx) {
     }
     throw HostError(std::move(type), text);
   }
+}
+
+// Runs the host callable `fn(ctx)` in a sub process.
+void host_call(const py::object& fn, const TaskContext& ctx) {
+  call_python_in_child([&] {
+    py::object pctx = py::cast(PyTaskContext{&ctx});
+    const OnExit done{[&] { pctx.cast<PyTaskContext&>().ctx = nullptr; }};
+    fn(pctx);
+  });
+}
+
+// What the tasks an orchestration function submitted use. Its child Worker's run goes on after the function
+// returns (it waits for those tasks), so this is kept until the next orchestration call of the process:
+// a Worker's runs do not overlap. Never destroyed (a child leaves with _exit()).
+py::object& orch_keep() {
+  static auto* keep = new py::object();
+  return *keep;
+}
+
+// Runs the orchestration function `fn(o, ctx)` in a child Worker's process: `o` submits to that child's
+// own chips and subs, `ctx` holds the pod's task arguments. Both are valid during the call only.
+void orch_call(const py::object& fn, Orchestrator& o, const TaskContext& ctx) {
+  call_python_in_child([&] {
+    orch_keep() = py::cast(std::make_unique<PyWorker>());
+    auto handle = std::make_unique<PyOrchestrator>();
+    handle->orch = &o;
+    handle->worker = orch_keep();
+    py::object porch = py::cast(std::move(handle));
+    py::object pctx = py::cast(PyTaskContext{&ctx});
+    const OnExit done{[&] {
+      porch.cast<PyOrchestrator&>().orch = nullptr;
+      pctx.cast<PyTaskContext&>().ctx = nullptr;
+    }};
+    fn(porch, pctx);
+  });
+}
+
+// The bring-up entries (strata.ChipBringup: rank, window_size, buffers, inputs, outputs), one per chip.
+// Inputs are copied; each output array is appended to `outputs`, which the caller keeps alive as long as
+// the Worker may store into it.
+std::vector<ChipBringup> to_bringup(const py::list& entries, std::vector<py::object>& outputs) {
+  std::vector<ChipBringup> out;
+  const py::object ascontiguous = py::module_::import("numpy").attr("ascontiguousarray");
+  for (size_t chip = 0; chip < entries.size(); ++chip) {
+    const py::handle e = entries[chip];
+    const std::string where = "bringup[" + std::to_string(chip) + "]";
+    ChipBringup b;
+    b.rank = e.attr("rank").cast<int>();
+    b.window_size = e.attr("window_size").cast<size_t>();
+    for (const py::handle spec : e.attr("buffers")) {
+      if (!py::isinstance<BufferSpec>(spec))
+        throw UsageError(where + ".buffers: expected strata.BufferSpec(name, dtype, count), not " +
+                         std::string(py::str(py::repr(spec))));
+      b.buffers.push_back(spec.cast<BufferSpec>());
+    }
+    for (const auto& [key, value] : e.attr("inputs").cast<py::dict>()) {
+      const py::array a = ascontiguous(value);
+      const auto* p = static_cast<const unsigned char*>(a.data());
+      b.inputs[key.cast<std::string>()] = std::vector<unsigned char>(p, p + a.nbytes());
+    }
+    for (const auto& [key, value] : e.attr("outputs").cast<py::dict>()) {
+      const std::string name = key.cast<std::string>();
+      const py::buffer_info info = host_bytes(value, true, where + ".outputs['" + name + "']");
+      b.outputs[name] =
+          std::span<std::byte>(static_cast<std::byte*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
+      outputs.push_back(py::reinterpret_borrow<py::object>(value));
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
 }
 
 std::chrono::milliseconds ms(int64_t v) { return std::chrono::milliseconds(v); }
@@ -124,6 +236,8 @@ void bind_worker(py::module_& m) {
           py::arg("i"), py::arg("dtype") = py::dtype("i8"), "The i-th scalar read as dtype (default int64).");
 
   py::class_<Kernel>(m, "Kernel", "A kernel registered with a Worker (runs on chips).").def_readonly("id", &Kernel::id);
+  py::class_<OrchFn>(m, "OrchFn", "An orchestration function registered with a pod (runs in its child Workers).")
+      .def_readonly("id", &OrchFn::id);
   py::class_<HostFn>(m, "HostFn", "A host callable registered with a Worker (runs in a sub process).")
       .def_readonly("id", &HostFn::id);
 
@@ -134,7 +248,7 @@ void bind_worker(py::module_& m) {
       .def(py::init([](int level, int chips, std::vector<int> device_ids, int sub_workers, bool fail_fast,
                        std::string trace_path, std::vector<int64_t> timeouts, size_t heap_bytes, size_t buffer_bytes,
                        uint32_t task_ring, std::string backend, std::string backend_options, uint32_t chip_threads,
-                       bool allow_threads) {
+                       bool allow_threads, const py::list& bringup, const py::object& parent) {
              WorkerOptions o;
              o.level = level;
              o.chips = chips;
@@ -148,29 +262,52 @@ void bind_worker(py::module_& m) {
              o.memory = {heap_bytes, buffer_bytes, task_ring};
              o.backend = {std::move(backend), std::move(backend_options), chip_threads};
              o.allow_threads = allow_threads;
+             std::vector<py::object> outputs;
+             o.bringup = to_bringup(bringup, outputs);
              auto w = std::make_unique<PyWorker>();
-             w->worker = std::make_unique<Worker>(std::move(o));
+             if (parent.is_none()) {
+               w->worker = std::make_unique<Worker>(std::move(o));
+               w->bringup_outputs = std::move(outputs);
+               return w;
+             }
+             // A child Worker: the pod's Worker owns it, and the top-level handle keeps the output arrays.
+             PyWorker& p = parent.cast<PyWorker&>();
+             w->child = &p.registrable("add_worker").add_worker(std::move(o));
+             w->parent = parent;
+             PyWorker* root = &p;
+             while (root->child != nullptr) root = &root->parent.cast<PyWorker&>();
+             for (py::object& a : outputs) root->bringup_outputs.push_back(std::move(a));
              return w;
            }),
            py::arg("level"), py::arg("chips"), py::arg("device_ids"), py::arg("sub_workers"), py::arg("fail_fast"),
            py::arg("trace_path"), py::arg("timeouts"), py::arg("heap_bytes"), py::arg("buffer_bytes"),
            py::arg("task_ring"), py::arg("backend"), py::arg("backend_options"), py::arg("chip_threads"),
-           py::arg("allow_threads"))
-      .def("register_kernel", [](PyWorker& w, const std::string& name) { return w.get().register_kernel(name); })
-      .def("load_kernel", [](PyWorker& w, const std::string& library,
-                             const std::string& name) { return w.get().load_kernel(library, name); })
+           py::arg("allow_threads"), py::arg("bringup") = py::list(), py::arg("parent") = py::none())
+      .def("register_kernel",
+           [](PyWorker& w, const std::string& name) { return w.registrable("register_kernel").register_kernel(name); })
+      .def("load_kernel",
+           [](PyWorker& w, const std::string& library, const std::string& name) {
+             return w.registrable("register_kernel").load_kernel(library, name);
+           })
       .def("register_host",
            [](PyWorker& w, py::object fn, std::string name) {
-             return w.get().register_host([fn = std::move(fn)](const TaskContext& ctx) { host_call(fn, ctx); },
-                                          std::move(name));
+             return w.registrable("register_host")
+                 .register_host([fn = std::move(fn)](const TaskContext& ctx) { host_call(fn, ctx); }, std::move(name));
+           })
+      .def("register_orch",
+           [](PyWorker& w, py::object fn, std::string name) {
+             return w.registrable("register_orch")
+                 .register_orch(
+                     [fn = std::move(fn)](Orchestrator& o, const TaskContext& ctx) { orch_call(fn, o, ctx); },
+                     std::move(name));
            })
       // init() and respawn() fork with the GIL held on purpose (see the file comment).
-      .def("init", [](PyWorker& w) { w.get().init(); })
-      .def("respawn", [](PyWorker& w) { w.get().respawn(); })
+      .def("init", [](PyWorker& w) { w.own("init()").init(); })
+      .def("respawn", [](PyWorker& w) { w.own("respawn()").respawn(); })
       .def("run",
            [](py::object self, const py::object& fn) {
              PyWorker& w = self.cast<PyWorker&>();
-             Worker& worker = w.get();
+             Worker& worker = w.own("run()");
              auto orch = std::make_unique<PyOrchestrator>();
              orch->worker = self;
              py::object porch = py::cast(std::move(orch));
@@ -191,11 +328,18 @@ void bind_worker(py::module_& m) {
            })
       .def("close",
            [](PyWorker& w) {
+             if (w.child != nullptr) w.own("close()");
              if (!w.worker) return;
              w.worker->close();
              w.worker.reset();
+             w.bringup_outputs.clear();
            })
-      .def_property_readonly("closed", [](const PyWorker& w) { return !w.worker; })
+      .def_property_readonly("closed",
+                             [](const PyWorker& w) {
+                               const PyWorker* root = &w;
+                               while (root->child != nullptr) root = &root->parent.cast<PyWorker&>();
+                               return !root->worker;
+                             })
       .def("create_buffer",
            [](PyWorker& w, const std::vector<py::ssize_t>& shape, const py::object& dtype) {
              const py::dtype dt = to_numpy(to_dtype(dtype));
@@ -204,16 +348,18 @@ void bind_worker(py::module_& m) {
                if (d < 0) throw UsageError("create_buffer: negative dimension");
                count *= static_cast<size_t>(d);
              }
-             RawBuffer raw = w.get().create_raw_buffer(count * static_cast<size_t>(dt.itemsize()));
+             RawBuffer raw = w.own("create_buffer").create_raw_buffer(count * static_cast<size_t>(dt.itemsize()));
              void* data = raw.data();
              py::object owner = py::cast(std::move(raw));
              return py::array(dt, shape, data, owner);
            })
-      .def("live_domains", [](PyWorker& w) { return w.get().live_domains(); })
-      .def("status_text", [](PyWorker& w) { return w.get().status().to_string(); })
+      .def("live_domains", [](PyWorker& w) { return w.own("live_domains()").live_domains(); })
+      .def("chip_contexts", [](PyWorker& w) { return w.own("chip_contexts()").chip_contexts(); })
+      .def("store_outputs", [](PyWorker& w) { w.own("store_outputs()").store_outputs(); })
+      .def("status_text", [](PyWorker& w) { return w.own("status()").status().to_string(); })
       .def("status",
            [](PyWorker& w) {
-             const WorkerStatus s = w.get().status();
+             const WorkerStatus s = w.own("status()").status();
              py::list children;
              for (const ChildStatus& c : s.children) {
                py::dict d;
@@ -240,6 +386,7 @@ void bind_worker(py::module_& m) {
       .def_property_readonly("level", [](PyWorker& w) { return w.get().level(); })
       .def_property_readonly("chip_count", [](PyWorker& w) { return w.get().chip_count(); })
       .def_property_readonly("sub_count", [](PyWorker& w) { return w.get().sub_count(); })
+      .def_property_readonly("worker_count", [](PyWorker& w) { return w.get().worker_count(); })
       .def_property_readonly("initialized", [](PyWorker& w) { return w.worker && w.worker->initialized(); });
 }
 

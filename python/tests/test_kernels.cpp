@@ -1,7 +1,11 @@
 // Kernels the Python tests load with Worker.register_kernel(name, library=...): a CMake MODULE that
 // nothing links against; strata dlopen()s it in the parent and in every chip.
+#include <chrono>
 #include <cstdint>
+#include <stdexcept>
 #include <strata/kernel.hpp>
+#include <string>
+#include <thread>
 
 // x[i] *= a, with x an f32 tensor and a the f32 scalar 0.
 STRATA_KERNEL(py_scale) {
@@ -17,3 +21,9 @@ STRATA_KERNEL(py_add) {
   const int64_t b = ctx.scalar<int64_t>(0);
   for (size_t i = ctx.block_idx(); i < ctx.tensor(0).numel(); i += ctx.block_dim()) y[i] = x[i] + b;
 }
+
+// Throws std::runtime_error("py_fail <scalar 0>").
+STRATA_KERNEL(py_fail) { throw std::runtime_error("py_fail " + std::to_string(ctx.scalar<int64_t>(0))); }
+
+// Sleeps for the i64 scalar 0 milliseconds (a task to time out).
+STRATA_KERNEL(py_sleep_ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ctx.scalar<int64_t>(0))); }
