@@ -1,18 +1,24 @@
 // python/src/worker.cpp — the Worker: options, registration, init/run/close, buffers as numpy arrays,
-// and Python host callables run in sub processes.
+// and Python callables run in the children: host callables in sub processes, kernels on sim chips.
 //
 // Forks and the interpreter: init() and respawn() keep the GIL while strata forks its children, so in a
-// child the forking thread's Python thread state is the current one and the GIL is held. A sub process
-// runs each host callable on that thread: before its first Python call it runs the interpreter's
-// after-fork hook (PyOS_AfterFork_Child: the GIL, the import lock and the threading module reset, the
-// os.register_at_fork(after_in_child=...) callbacks run), as os.fork() would. A child leaves with _exit(),
-// so no Python finaliser runs twice. run() releases the GIL while strata waits; the orchestration
-// function itself runs with it held.
+// child the forking thread's Python thread state is the current one and the GIL is held. Right after
+// fork, on that thread, the child runs the interpreter's after-fork hook (PyOS_AfterFork_Child: the GIL,
+// the import lock and the threading module reset, the os.register_at_fork(after_in_child=...) callbacks
+// run), as os.fork() would, then releases the GIL: a pthread_atfork child handler does it, armed only
+// while init() or respawn() forks on the thread that called them. From then on any thread of the child
+// may take the GIL (a sub's main thread, a sim chip's block threads). A child leaves with _exit(), so no
+// Python finaliser runs twice. run() releases the GIL while strata waits; the orchestration function
+// itself runs with it held.
+#include <pthread.h>
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
+#include <cstring>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -35,20 +41,42 @@ Orchestrator& PyOrchestrator::get() {
 
 namespace {
 
-// The process whose interpreter state is current: a forked child differs until it ran the after-fork hook.
-pid_t g_python_pid = 0;
+// ---- Python in the children ----
 
-void after_fork_if_needed() {
-  if (getpid() == g_python_pid) return;
+// The process whose interpreter state is current: a child differs until its after-fork hook ran.
+pid_t g_python_pid = 0;
+// Set while init() or respawn() forks, on the thread that called them (which holds the GIL): only a child
+// of that thread's fork prepares Python. Read in the child, where fork copied it.
+bool g_forking = false;
+pthread_t g_forking_thread{};
+
+/// Arms the after-fork handler for the forks of one init() or respawn() call (GIL held).
+struct ForkingChildren {
+  ForkingChildren() {
+    g_forking_thread = pthread_self();
+    g_forking = true;
+  }
+  ~ForkingChildren() { g_forking = false; }
+  ForkingChildren(const ForkingChildren&) = delete;
+  ForkingChildren& operator=(const ForkingChildren&) = delete;
+};
+
+// pthread_atfork child handler: in a child forked by init()/respawn(), on its only thread, before strata's
+// child code runs. Releasing the GIL lets the threads a sim chip starts later take it.
+void prepare_child_python() noexcept {
+  if (!g_forking || !pthread_equal(pthread_self(), g_forking_thread)) return;
+  g_forking = false;
   PyOS_AfterFork_Child();
   g_python_pid = getpid();
+  PyEval_SaveThread();
 }
 
-/// What a host callable sees: the task's tensors as numpy views and its scalars. Valid during the call.
+/// What a host callable or a kernel block sees: the task's tensors as numpy views and its scalars.
+/// Valid during the call.
 struct PyTaskContext {
   const TaskContext* ctx = nullptr;
   const TaskContext& get() const {
-    if (ctx == nullptr) throw UsageError("a host callable's context is valid only while the callable runs");
+    if (ctx == nullptr) throw UsageError("a task's context is valid only while its host callable or kernel block runs");
     return *ctx;
   }
 };
@@ -58,7 +86,7 @@ py::array tensor_view(const Tensor& t, const py::handle& base) {
   return py::array(to_numpy(t.dtype), shape, t.data, base);
 }
 
-// A sub process leaves with _exit(), which writes nothing Python buffered: flush after every call so a
+// A child leaves with _exit(), which writes nothing Python buffered: flush after every call so a
 // callable's print() reaches the terminal or pipe.
 void flush_std_streams() {
   for (const char* name : {"stdout", "stderr"}) {
@@ -71,10 +99,12 @@ void flush_std_streams() {
   }
 }
 
-// Runs `fn(ctx)` in a sub process. A Python exception becomes a HostError carrying its type name and
+// Runs `fn(ctx)` in a child, on any of its threads (a host callable in a sub, one block of a kernel on a
+// chip): takes the GIL for the call. A Python exception becomes a HostError carrying its type name and
 // message followed by its traceback, so the parent's TaskError says what Python said.
-void host_call(const py::object& fn, const TaskContext& ctx) {
-  after_fork_if_needed();
+void call_in_child(const py::handle& fn, const TaskContext& ctx) {
+  if (getpid() != g_python_pid)
+    throw std::logic_error("Python is not prepared in this process (it was not forked by Worker.init() or respawn())");
   py::gil_scoped_acquire gil;
   py::object pctx = py::cast(PyTaskContext{&ctx});
   try {
@@ -96,18 +126,97 @@ void host_call(const py::object& fn, const TaskContext& ctx) {
   }
 }
 
+// Python kernels. Worker::register_kernel takes a plain function pointer, so each Python kernel gets one
+// of a fixed set of trampolines, each reading the function from its own slot. The parent fills a slot
+// before init() forks the chips, which read their copy; a slot is freed when its Worker is closed.
+constexpr size_t kPyKernelSlots = 64;
+std::array<PyObject*, kPyKernelSlots> g_py_kernels{};
+
+template <size_t I>
+void py_kernel_trampoline(const TaskContext& ctx) {
+  call_in_child(g_py_kernels[I], ctx);
+}
+
+template <size_t... I>
+constexpr std::array<KernelFn, sizeof...(I)> make_trampolines(std::index_sequence<I...>) {
+  return {&py_kernel_trampoline<I>...};
+}
+constexpr std::array<KernelFn, kPyKernelSlots> kTrampolines =
+    make_trampolines(std::make_index_sequence<kPyKernelSlots>());
+
+size_t py_kernel_slot_take(const py::object& fn) {
+  for (size_t i = 0; i < kPyKernelSlots; ++i)
+    if (g_py_kernels[i] == nullptr) {
+      g_py_kernels[i] = fn.inc_ref().ptr();
+      return i;
+    }
+  throw UsageError("register_kernel(fn): this process already has " + std::to_string(kPyKernelSlots) +
+                   " Python kernels registered with open Workers; close a Worker to free its kernels' places");
+}
+
+void py_kernel_slot_free(size_t slot) {
+  PyObject* fn = std::exchange(g_py_kernels[slot], nullptr);
+  Py_XDECREF(fn);
+}
+
+Kernel register_py_kernel(PyWorker& w, const py::object& fn, const std::string& name) {
+  Worker& worker = w.get();
+  if (worker.initialized())
+    throw UsageError(
+        "register_kernel(fn) after init(): a Python kernel runs in the chip processes, which get it "
+        "when init() forks them; register it before init() (a C++ kernel from a library, "
+        "register_kernel(name, library=...), may be loaded later)");
+  for (const auto& [slot, name_registered] : w.py_kernels)
+    if (g_py_kernels[slot] == fn.ptr() && name_registered == name)
+      return worker.register_kernel(name, kTrampolines[slot]);
+  const size_t slot = py_kernel_slot_take(fn);
+  try {
+    const Kernel k = worker.register_kernel(name, kTrampolines[slot]);
+    w.py_kernels.emplace_back(slot, name);
+    return k;
+  } catch (...) {
+    py_kernel_slot_free(slot);
+    throw;
+  }
+}
+
 std::chrono::milliseconds ms(int64_t v) { return std::chrono::milliseconds(v); }
 
 }  // namespace
 
+void PyWorker::close() {
+  if (worker) {
+    worker->close();
+    worker.reset();
+  }
+  // The chips are gone: their Python kernels' places are free again.
+  for (const auto& entry : py_kernels) py_kernel_slot_free(entry.first);
+  py_kernels.clear();
+}
+
+PyWorker::~PyWorker() {
+  try {
+    close();
+  } catch (...) {
+    // close() already tried its best; a destructor cannot report it
+  }
+}
+
 void bind_worker(py::module_& m) {
   g_python_pid = getpid();
+  if (const int rc = pthread_atfork(nullptr, nullptr, &prepare_child_python); rc != 0)
+    throw SystemError(std::string("pthread_atfork: ") + std::strerror(rc));
 
-  py::class_<PyTaskContext>(m, "TaskContext", "What a host callable is given: the task's tensors and scalars.")
+  py::class_<PyTaskContext>(m, "TaskContext",
+                            "What a host callable or a kernel block is given: the task's tensors and scalars.")
       .def_property_readonly("task_id", [](const PyTaskContext& c) { return c.get().task_id(); })
       .def_property_readonly("worker_index", [](const PyTaskContext& c) { return c.get().worker_index(); })
       .def_property_readonly("tensor_count", [](const PyTaskContext& c) { return c.get().tensor_count(); })
       .def_property_readonly("scalar_count", [](const PyTaskContext& c) { return c.get().scalar_count(); })
+      .def_property_readonly("block_idx", [](const PyTaskContext& c) { return c.get().block_idx(); })
+      .def_property_readonly("block_dim", [](const PyTaskContext& c) { return c.get().block_dim(); })
+      .def_property_readonly("part", [](const PyTaskContext& c) { return c.get().part(); })
+      .def_property_readonly("parts", [](const PyTaskContext& c) { return c.get().parts(); })
       .def(
           "tensor",
           [](py::object self, size_t i) { return tensor_view(self.cast<PyTaskContext&>().get().tensor(i), self); },
@@ -159,14 +268,23 @@ void bind_worker(py::module_& m) {
       .def("register_kernel", [](PyWorker& w, const std::string& name) { return w.get().register_kernel(name); })
       .def("load_kernel", [](PyWorker& w, const std::string& library,
                              const std::string& name) { return w.get().load_kernel(library, name); })
+      .def("register_py_kernel", &register_py_kernel, py::arg("fn"), py::arg("name"))
       .def("register_host",
            [](PyWorker& w, py::object fn, std::string name) {
-             return w.get().register_host([fn = std::move(fn)](const TaskContext& ctx) { host_call(fn, ctx); },
+             return w.get().register_host([fn = std::move(fn)](const TaskContext& ctx) { call_in_child(fn, ctx); },
                                           std::move(name));
            })
       // init() and respawn() fork with the GIL held on purpose (see the file comment).
-      .def("init", [](PyWorker& w) { w.get().init(); })
-      .def("respawn", [](PyWorker& w) { w.get().respawn(); })
+      .def("init",
+           [](PyWorker& w) {
+             ForkingChildren forking;
+             w.get().init();
+           })
+      .def("respawn",
+           [](PyWorker& w) {
+             ForkingChildren forking;
+             w.get().respawn();
+           })
       .def("run",
            [](py::object self, const py::object& fn) {
              PyWorker& w = self.cast<PyWorker&>();
@@ -189,12 +307,7 @@ void bind_worker(py::module_& m) {
              porch.cast<PyOrchestrator&>().orch = nullptr;
              w.run_keep.clear();
            })
-      .def("close",
-           [](PyWorker& w) {
-             if (!w.worker) return;
-             w.worker->close();
-             w.worker.reset();
-           })
+      .def("close", &PyWorker::close)
       .def_property_readonly("closed", [](const PyWorker& w) { return !w.worker; })
       .def("create_buffer",
            [](PyWorker& w, const std::vector<py::ssize_t>& shape, const py::object& dtype) {
