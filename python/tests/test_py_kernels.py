@@ -198,3 +198,42 @@ def test_print_in_a_python_kernel_reaches_a_pipe_once():
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.splitlines() == ["before init", "from the chip 20", "after close"], out.stdout
+
+
+def test_respawned_chip_runs_python_kernels_again():
+    def work(ctx):
+        if ctx.scalar(0) == 1:
+            os._exit(3)  # the chip dies in the kernel
+        ctx.tensor(0)[:] = os.getpid()
+
+    with strata.Worker(chips=1, chip_threads=2) as w:
+        k = w.register_kernel(work)
+        w.init()
+        out = w.create_buffer((4,), np.int64)
+        first = _chip_pids(w)[0]
+        with pytest.raises(strata.TaskError, match="chip 0 died"):
+            w.run(lambda o: o.submit(k, strata.TaskArgs().output_existing(out).scalar(1)))
+        w.respawn()  # the new chip is forked with the kernel and its Python prepared the same way
+        w.run(lambda o: o.submit(k, strata.TaskArgs().output_existing(out).scalar(0), block_dim=4))
+        second = _chip_pids(w)[0]
+        assert second != first and out.tolist() == [second] * 4
+
+
+def test_closing_a_worker_frees_its_python_kernels_places():
+    def make(i):
+        def kernel(ctx):
+            ctx.tensor(0)[:] = i
+
+        return kernel
+
+    for _ in range(3):  # 3 x 40 Python kernels: more than the 64 places, which close() gives back
+        with strata.Worker(chips=1) as w:
+            ks = [w.register_kernel(make(i), name="k%d" % i) for i in range(40)]
+            assert len({k.id for k in ks}) == 40
+            f = make(0)
+            assert w.register_kernel(f).id == w.register_kernel(f).id  # the same function: the same kernel
+    with strata.Worker(chips=1) as w:
+        for i in range(64):
+            w.register_kernel(make(i))
+        with pytest.raises(strata.UsageError, match="64 Python kernels"):
+            w.register_kernel(make(64))
