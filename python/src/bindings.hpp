@@ -1,9 +1,9 @@
 // python/src/bindings.hpp — what the files of the `strata._strata` extension module share.
 //
 // The module binds the public C++ API (include/strata/) with pybind11. Every binding runs on the thread
-// that holds the GIL; strata itself starts no thread, and the Worker's children are forked by init()
-// and respawn() while the calling thread holds the GIL, so a forked sub process may call Python
-// (see worker.cpp, host_call).
+// that holds the GIL; strata itself starts no thread in this process, and the Worker's children are
+// forked by init() and respawn() while the calling thread holds the GIL, so a forked child may call
+// Python (see worker.cpp, call_in_child).
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "strata/worker.hpp"
@@ -49,6 +50,12 @@ struct PyWorker {
   py::object parent;
   /// Objects the running run's tasks use (released when run() returns).
   std::vector<py::object> run_keep;
+  /// The Python kernels registered on it: (trampoline slot, name) (worker.cpp).
+  std::vector<std::pair<size_t, std::string>> py_kernels;
+  PyWorker() = default;
+  PyWorker(const PyWorker&) = delete;
+  PyWorker& operator=(const PyWorker&) = delete;
+  ~PyWorker();
   /// The Worker: UsageError once it (or, for a child, its pod) is closed.
   Worker& get();
   /// get() for what only the Worker that owns its processes does (init, run, close, buffers, ...):
@@ -57,6 +64,15 @@ struct PyWorker {
   /// get() for a registration (kernels, host callables, children): on a child Worker, UsageError once
   /// its pod was initialised (its process got what was registered by fork).
   Worker& registrable(const char* what);
+  /// The top-level Worker's handle (this one, or the pod's at the top of its `parent` chain).
+  PyWorker& root();
+  const PyWorker& root() const;
+  /// Closes the Worker (idempotent) and frees its Python kernels' slots; UsageError on a child's handle.
+  /// GIL held.
+  void close();
+
+ private:
+  void release();
 };
 
 /// The Orchestrator handed to the orchestration function; invalid once its run() has returned.

@@ -1,23 +1,30 @@
 // python/src/worker.cpp — the Worker: options (bring-up included), registration, child Workers of a pod,
-// init/run/close, buffers as numpy arrays, and Python host callables and orchestration functions run in
-// forked children.
+// init/run/close, buffers as numpy arrays, and the Python callables run in forked children: host callables
+// in sub processes, kernels on sim chips, orchestration functions in a pod's child Workers.
 //
 // Forks and the interpreter: init() and respawn() keep the GIL while strata forks its children, so in a
-// child the forking thread's Python thread state is the current one and the GIL is held. A sub process
-// runs each host callable on that thread: before its first Python call it runs the interpreter's
-// after-fork hook (PyOS_AfterFork_Child: the GIL, the import lock and the threading module reset, the
-// os.register_at_fork(after_in_child=...) callbacks run), as os.fork() would. A child Worker of a pod
-// (level >= 4) runs a Python orchestration function the same way, on its main thread, which drives that
-// child's own Worker. A child leaves with _exit(), so no Python finaliser runs twice. run() releases the GIL while
-// strata waits; the orchestration function itself runs with it held.
+// child the forking thread's Python thread state is the current one and the GIL is held. Right after
+// fork, on that thread, the child runs the interpreter's after-fork hook (PyOS_AfterFork_Child: the GIL,
+// the import lock and the threading module reset, the os.register_at_fork(after_in_child=...) callbacks
+// run), as os.fork() would, then releases the GIL: a pthread_atfork child handler does it. It acts only
+// for strata's forks: those of init() or respawn() on the thread that called them, and those a prepared
+// child makes itself (a pod's child Worker forking its own chips and subs, its main thread not holding
+// the GIL then). From then on any thread of the child may take the GIL (a sub's main thread, a sim chip's
+// block threads, a child Worker running an orchestration function). A child leaves with _exit(), so no
+// Python finaliser runs twice. run() releases the GIL while strata waits; the orchestration function
+// itself runs with it held.
+#include <pthread.h>
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstring>
 #include <map>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -44,9 +51,8 @@ Worker& PyWorker::own(const char* what) {
 
 Worker& PyWorker::registrable(const char* what) {
   Worker& w = get();
-  const PyWorker* root = this;
-  while (root->child != nullptr) root = &root->parent.cast<PyWorker&>();
-  if (root != this && root->worker->initialized())
+  const PyWorker& top = root();
+  if (&top != this && top.worker->initialized())
     throw UsageError(std::string(what) +
                      " on a child Worker after its pod's init(): the child's process got what was registered by "
                      "fork; register before pod.init()");
@@ -63,13 +69,50 @@ Orchestrator& PyOrchestrator::get() {
 
 namespace {
 
-// The process whose interpreter state is current: a forked child differs until it ran the after-fork hook.
-pid_t g_python_pid = 0;
+// ---- Python in the children ----
 
-void after_fork_if_needed() {
-  if (getpid() == g_python_pid) return;
+// The process whose interpreter state is current: a child differs until its after-fork hook ran.
+pid_t g_python_pid = 0;
+// Set while init() or respawn() forks, on the thread that called them (which holds the GIL).
+bool g_forking = false;
+pthread_t g_forking_thread{};
+// In a child prepared below: its main thread's state, released (that thread forks the child's own children).
+PyThreadState* g_released = nullptr;
+// Decided before each fork (prepare_fork), read by the child, where fork copied them.
+bool g_fork_prepares_python = false;
+bool g_fork_holds_gil = false;
+
+/// Arms the after-fork handler for the forks of one init() or respawn() call (GIL held).
+struct ForkingChildren {
+  ForkingChildren() {
+    g_forking_thread = pthread_self();
+    g_forking = true;
+  }
+  ~ForkingChildren() { g_forking = false; }
+  ForkingChildren(const ForkingChildren&) = delete;
+  ForkingChildren& operator=(const ForkingChildren&) = delete;
+};
+
+// pthread_atfork prepare handler: whether this fork is one of strata's that the child must prepare Python
+// for. A fork by anything else (os.fork() prepares Python itself; another library's fork) is left alone.
+void prepare_fork() noexcept {
+  const bool python_here = g_python_pid == getpid();
+  const bool init_fork = g_forking && pthread_equal(pthread_self(), g_forking_thread);
+  const bool child_fork = g_released != nullptr;  // a prepared child forks only its own children
+  g_fork_prepares_python = python_here && (init_fork || child_fork);
+  g_fork_holds_gil = g_fork_prepares_python && PyGILState_Check() != 0;
+}
+
+// pthread_atfork child handler: in a child of such a fork, on its only thread, before strata's child code
+// runs. It leaves the GIL released, so that the threads a sim chip starts later can take it.
+void prepare_child_python() noexcept {
+  if (!g_fork_prepares_python) return;
+  g_fork_prepares_python = false;
+  g_forking = false;
+  if (!g_fork_holds_gil) PyEval_RestoreThread(g_released);  // the GIL was free: nothing else ran Python
   PyOS_AfterFork_Child();
   g_python_pid = getpid();
+  g_released = PyEval_SaveThread();
 }
 
 /// Runs `cleanup` when it goes out of scope, however the scope is left.
@@ -84,11 +127,12 @@ struct OnExit {
 template <class F>
 OnExit(F) -> OnExit<F>;
 
-/// What a host callable sees: the task's tensors as numpy views and its scalars. Valid during the call.
+/// What a host callable, a kernel block or an orchestration function sees: the task's tensors as numpy
+/// views and its scalars. Valid during the call.
 struct PyTaskContext {
   const TaskContext* ctx = nullptr;
   const TaskContext& get() const {
-    if (ctx == nullptr) throw UsageError("a host callable's context is valid only while the callable runs");
+    if (ctx == nullptr) throw UsageError("a task's context is valid only while its host callable or kernel block runs");
     return *ctx;
   }
 };
@@ -98,7 +142,7 @@ py::array tensor_view(const Tensor& t, const py::handle& base) {
   return py::array(to_numpy(t.dtype), shape, t.data, base);
 }
 
-// A sub process leaves with _exit(), which writes nothing Python buffered: flush after every call so a
+// A child leaves with _exit(), which writes nothing Python buffered: flush after every call so a
 // callable's print() reaches the terminal or pipe.
 void flush_std_streams() {
   for (const char* name : {"stdout", "stderr"}) {
@@ -111,14 +155,16 @@ void flush_std_streams() {
   }
 }
 
-// Runs `body` (which calls Python) in a forked child — a sub, or a child Worker of a pod — on its main
-// thread: the after-fork hook first, then with the GIL, flushing the std streams after it. A Python
-// exception becomes what strata carries up: a strata.TaskError (a task of this child's own Worker failed)
-// the TaskError it describes, so its levels survive; any other a HostError carrying its type name and its
-// message followed by its traceback, so the parent's TaskError says what Python said.
+// Runs `body` (which calls Python) in a forked child, on any of its threads (a host callable in a sub, a
+// kernel block on a chip, an orchestration function in a pod's child Worker): takes the GIL for the call
+// and flushes the std streams after it. A Python exception becomes what strata carries up: a
+// strata.TaskError (a task of this child's own Worker failed) the TaskError it describes, so its levels
+// survive; any other a HostError carrying its type name and its message followed by its traceback, so the
+// parent's TaskError says what Python said.
 template <class Body>
-void call_python_in_child(const Body& body) {
-  after_fork_if_needed();
+void call_in_child(const Body& body) {
+  if (getpid() != g_python_pid)
+    throw std::logic_error("Python is not prepared in this process (it was not forked by Worker.init() or respawn())");
   py::gil_scoped_acquire gil;
   try {
     body();
@@ -138,9 +184,9 @@ void call_python_in_child(const Body& body) {
   }
 }
 
-// Runs the host callable `fn(ctx)` in a sub process.
-void host_call(const py::object& fn, const TaskContext& ctx) {
-  call_python_in_child([&] {
+// Runs `fn(ctx)`: a host callable in a sub process, or one block of a Python kernel on a chip.
+void host_call(const py::handle& fn, const TaskContext& ctx) {
+  call_in_child([&] {
     py::object pctx = py::cast(PyTaskContext{&ctx});
     const OnExit done{[&] { pctx.cast<PyTaskContext&>().ctx = nullptr; }};
     fn(pctx);
@@ -158,7 +204,7 @@ py::object& orch_keep() {
 // Runs the orchestration function `fn(o, ctx)` in a child Worker's process: `o` submits to that child's
 // own chips and subs, `ctx` holds the pod's task arguments. Both are valid during the call only.
 void orch_call(const py::object& fn, Orchestrator& o, const TaskContext& ctx) {
-  call_python_in_child([&] {
+  call_in_child([&] {
     orch_keep() = py::cast(std::make_unique<PyWorker>());
     auto handle = std::make_unique<PyOrchestrator>();
     handle->orch = &o;
@@ -208,18 +254,113 @@ std::vector<ChipBringup> to_bringup(const py::list& entries, std::vector<py::obj
   return out;
 }
 
+// Python kernels. Worker::register_kernel takes a plain function pointer, so each Python kernel gets one
+// of a fixed set of trampolines, each reading the function from its own slot. The parent fills a slot
+// before init() forks the chips, which read their copy; a slot is freed when its Worker is closed.
+constexpr size_t kPyKernelSlots = 64;
+std::array<PyObject*, kPyKernelSlots> g_py_kernels{};
+
+template <size_t I>
+void py_kernel_trampoline(const TaskContext& ctx) {
+  host_call(g_py_kernels[I], ctx);
+}
+
+template <size_t... I>
+constexpr std::array<KernelFn, sizeof...(I)> make_trampolines(std::index_sequence<I...>) {
+  return {&py_kernel_trampoline<I>...};
+}
+constexpr std::array<KernelFn, kPyKernelSlots> kTrampolines =
+    make_trampolines(std::make_index_sequence<kPyKernelSlots>());
+
+size_t py_kernel_slot_take(const py::object& fn) {
+  for (size_t i = 0; i < kPyKernelSlots; ++i)
+    if (g_py_kernels[i] == nullptr) {
+      g_py_kernels[i] = fn.inc_ref().ptr();
+      return i;
+    }
+  throw UsageError("register_kernel(fn): this process already has " + std::to_string(kPyKernelSlots) +
+                   " Python kernels registered with open Workers; close a Worker to free its kernels' places");
+}
+
+void py_kernel_slot_free(size_t slot) {
+  PyObject* fn = std::exchange(g_py_kernels[slot], nullptr);
+  Py_XDECREF(fn);
+}
+
+Kernel register_py_kernel(PyWorker& w, const py::object& fn, const std::string& name) {
+  Worker& worker = w.registrable("register_kernel");
+  if (worker.initialized())
+    throw UsageError(
+        "register_kernel(fn) after init(): a Python kernel runs in the chip processes, which get it "
+        "when init() forks them; register it before init() (a C++ kernel from a library, "
+        "register_kernel(name, library=...), may be loaded later)");
+  // The slots belong to the top-level Worker (a pod's child handle may be dropped before the pod closes).
+  PyWorker& root = w.root();
+  for (const auto& [slot, name_registered] : root.py_kernels)
+    if (g_py_kernels[slot] == fn.ptr() && name_registered == name)
+      return worker.register_kernel(name, kTrampolines[slot]);
+  const size_t slot = py_kernel_slot_take(fn);
+  try {
+    const Kernel k = worker.register_kernel(name, kTrampolines[slot]);
+    root.py_kernels.emplace_back(slot, name);
+    return k;
+  } catch (...) {
+    py_kernel_slot_free(slot);
+    throw;
+  }
+}
+
 std::chrono::milliseconds ms(int64_t v) { return std::chrono::milliseconds(v); }
 
 }  // namespace
 
+PyWorker& PyWorker::root() {
+  PyWorker* r = this;
+  while (r->child != nullptr) r = &r->parent.cast<PyWorker&>();
+  return *r;
+}
+
+const PyWorker& PyWorker::root() const { return const_cast<PyWorker*>(this)->root(); }
+
+void PyWorker::close() {
+  if (child != nullptr) own("close()");
+  release();
+}
+
+void PyWorker::release() {
+  if (worker) {
+    worker->close();
+    worker.reset();
+  }
+  // The chips are gone: their Python kernels' places are free again, and no output is stored any more.
+  for (const auto& entry : py_kernels) py_kernel_slot_free(entry.first);
+  py_kernels.clear();
+  bringup_outputs.clear();
+}
+
+PyWorker::~PyWorker() {
+  try {
+    release();
+  } catch (...) {
+    // close() already tried its best; a destructor cannot report it
+  }
+}
+
 void bind_worker(py::module_& m) {
   g_python_pid = getpid();
+  if (const int rc = pthread_atfork(&prepare_fork, nullptr, &prepare_child_python); rc != 0)
+    throw SystemError(std::string("pthread_atfork: ") + std::strerror(rc));
 
-  py::class_<PyTaskContext>(m, "TaskContext", "What a host callable is given: the task's tensors and scalars.")
+  py::class_<PyTaskContext>(m, "TaskContext",
+                            "What a host callable or a kernel block is given: the task's tensors and scalars.")
       .def_property_readonly("task_id", [](const PyTaskContext& c) { return c.get().task_id(); })
       .def_property_readonly("worker_index", [](const PyTaskContext& c) { return c.get().worker_index(); })
       .def_property_readonly("tensor_count", [](const PyTaskContext& c) { return c.get().tensor_count(); })
       .def_property_readonly("scalar_count", [](const PyTaskContext& c) { return c.get().scalar_count(); })
+      .def_property_readonly("block_idx", [](const PyTaskContext& c) { return c.get().block_idx(); })
+      .def_property_readonly("block_dim", [](const PyTaskContext& c) { return c.get().block_dim(); })
+      .def_property_readonly("part", [](const PyTaskContext& c) { return c.get().part(); })
+      .def_property_readonly("parts", [](const PyTaskContext& c) { return c.get().parts(); })
       .def(
           "tensor",
           [](py::object self, size_t i) { return tensor_view(self.cast<PyTaskContext&>().get().tensor(i), self); },
@@ -274,9 +415,7 @@ void bind_worker(py::module_& m) {
              PyWorker& p = parent.cast<PyWorker&>();
              w->child = &p.registrable("add_worker").add_worker(std::move(o));
              w->parent = parent;
-             PyWorker* root = &p;
-             while (root->child != nullptr) root = &root->parent.cast<PyWorker&>();
-             for (py::object& a : outputs) root->bringup_outputs.push_back(std::move(a));
+             for (py::object& a : outputs) p.root().bringup_outputs.push_back(std::move(a));
              return w;
            }),
            py::arg("level"), py::arg("chips"), py::arg("device_ids"), py::arg("sub_workers"), py::arg("fail_fast"),
@@ -289,6 +428,7 @@ void bind_worker(py::module_& m) {
            [](PyWorker& w, const std::string& library, const std::string& name) {
              return w.registrable("register_kernel").load_kernel(library, name);
            })
+      .def("register_py_kernel", &register_py_kernel, py::arg("fn"), py::arg("name"))
       .def("register_host",
            [](PyWorker& w, py::object fn, std::string name) {
              return w.registrable("register_host")
@@ -302,8 +442,18 @@ void bind_worker(py::module_& m) {
                      std::move(name));
            })
       // init() and respawn() fork with the GIL held on purpose (see the file comment).
-      .def("init", [](PyWorker& w) { w.own("init()").init(); })
-      .def("respawn", [](PyWorker& w) { w.own("respawn()").respawn(); })
+      .def("init",
+           [](PyWorker& w) {
+             Worker& worker = w.own("init()");
+             ForkingChildren forking;
+             worker.init();
+           })
+      .def("respawn",
+           [](PyWorker& w) {
+             Worker& worker = w.own("respawn()");
+             ForkingChildren forking;
+             worker.respawn();
+           })
       .def("run",
            [](py::object self, const py::object& fn) {
              PyWorker& w = self.cast<PyWorker&>();
@@ -326,20 +476,8 @@ void bind_worker(py::module_& m) {
              porch.cast<PyOrchestrator&>().orch = nullptr;
              w.run_keep.clear();
            })
-      .def("close",
-           [](PyWorker& w) {
-             if (w.child != nullptr) w.own("close()");
-             if (!w.worker) return;
-             w.worker->close();
-             w.worker.reset();
-             w.bringup_outputs.clear();
-           })
-      .def_property_readonly("closed",
-                             [](const PyWorker& w) {
-                               const PyWorker* root = &w;
-                               while (root->child != nullptr) root = &root->parent.cast<PyWorker&>();
-                               return !root->worker;
-                             })
+      .def("close", &PyWorker::close)
+      .def_property_readonly("closed", [](const PyWorker& w) { return !w.root().worker; })
       .def("create_buffer",
            [](PyWorker& w, const std::vector<py::ssize_t>& shape, const py::object& dtype) {
              const py::dtype dt = to_numpy(to_dtype(dtype));

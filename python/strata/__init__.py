@@ -186,12 +186,31 @@ class Worker(_strata.Worker):
             raise UsageError("add_worker: unknown option '_parent'")
         return Worker(_parent=self, **options)
 
-    def register_kernel(self, name: str, library: Optional[str] = None) -> Kernel:
+    def register_kernel(
+        self,
+        kernel: Union[str, Callable[[TaskContext], Any]],
+        library: Optional[str] = None,
+        name: Optional[str] = None,
+    ) -> Kernel:
         """A kernel by name: linked into libstrata (the shipped collectives, "strata_allreduce", ...), or
-        exported with STRATA_KERNEL(name) from the shared library at `library` (loaded by every chip)."""
+        exported with STRATA_KERNEL(name) from the shared library at `library` (loaded by every chip).
+
+        Or a Python callable, fn(ctx), run once per block in the chip processes (sim backend): a kernel
+        for prototyping. Before init() only (the chips get it by fork); `name` defaults to fn.__name__.
+        """
+        if callable(kernel):
+            if library is not None:
+                raise UsageError("register_kernel(fn, library=...): a Python kernel comes from no library")
+            if name is None:
+                name = getattr(kernel, "__name__", "py_kernel")
+            return super().register_py_kernel(kernel, name)
+        if not isinstance(kernel, str):
+            raise UsageError(f"register_kernel: {kernel!r} is neither a kernel name nor a callable")
+        if name is not None:
+            raise UsageError("register_kernel(name, name=...): name= is for a Python kernel; pass the name once")
         if library is None:
-            return super().register_kernel(name)
-        return super().load_kernel(str(library), name)
+            return super().register_kernel(kernel)
+        return super().load_kernel(str(library), kernel)
 
     def register_host(self, fn: Callable[[TaskContext], Any], name: Optional[str] = None) -> HostFn:
         """A Python callable run in a sub process, fn(ctx). Before init() only: the subs get it by fork."""

@@ -246,3 +246,34 @@ def test_level5_pod_runs_python_orchestration_functions_two_levels_deep(kernel_l
         with pytest.raises(strata.UsageError, match="after its pod's init"):
             leaf.register_kernel("py_add", library=kernel_lib)
     assert leaf.closed and mid.closed
+
+
+def test_a_python_kernel_runs_on_a_node_chip():
+    """A Python kernel registered on a node runs on that node's chip, a grandchild of the pod's process
+    (the node forks it from a thread that holds no GIL)."""
+    with strata.Worker(level=4) as pod:
+        node = pod.add_worker(chips=2, chip_threads=2)
+
+        def triple(ctx):
+            x = ctx.tensor(0)
+            n = x.size // ctx.block_dim
+            x[ctx.block_idx * n : (ctx.block_idx + 1) * n] *= 3
+            ctx.tensor(1)[ctx.worker_index] = os.getpid()
+
+        tri = node.register_kernel(triple)
+
+        def node_orch(o, ctx):
+            x, pids = ctx.tensor(0), ctx.tensor(1)
+            for chip in range(o.chip_count):
+                o.submit(tri, strata.TaskArgs().inout(x[chip * 32 : (chip + 1) * 32]).inout(pids), worker=chip,
+                         block_dim=4)
+
+        fn = pod.register_orch(node_orch)
+        pod.init()
+        x = pod.create_buffer((64,), np.float32)
+        x[:] = np.arange(64, dtype=np.float32)
+        pids = pod.create_buffer((2,), np.int64)
+        pids[:] = 0
+        pod.run(lambda o: o.submit(fn, strata.TaskArgs().inout(x).inout(pids), worker=0))
+        np.testing.assert_array_equal(x, 3 * np.arange(64, dtype=np.float32))
+        assert pids[0] != 0 and pids[1] != 0 and pids[0] != pids[1] and os.getpid() not in pids.tolist()
