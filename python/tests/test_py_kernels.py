@@ -237,3 +237,30 @@ def test_closing_a_worker_frees_its_python_kernels_places():
             w.register_kernel(make(i))
         with pytest.raises(strata.UsageError, match="64 Python kernels"):
             w.register_kernel(make(64))
+
+
+def test_a_domain_buffer_is_a_numpy_view_in_a_python_kernel():
+    """A domain buffer passed to a Python kernel is, in the chip's process, a numpy view of that chip's
+    window: what the kernel writes there is what copy_from reads back."""
+    with strata.Worker(chips=2) as w:
+
+        def fill(ctx):
+            view = ctx.tensor(0)
+            assert view.dtype == np.float32 and view.shape == (16,)
+            assert (view == 0).all()  # a domain's windows start zeroed
+            view[:] = np.arange(16, dtype=np.float32) * (ctx.worker_index + 1)
+
+        k = w.register_kernel(fill)
+        w.init()
+        out = {chip: np.empty(16, np.float32) for chip in (0, 1)}
+
+        def orch(o):
+            spec = [strata.BufferSpec("acc", np.float32, 16)]
+            with o.allocate_domain(name="d", workers=[0, 1], window_size=4096, buffers=spec) as d:
+                for chip in d.workers:
+                    o.submit(k, strata.TaskArgs().inout(d[chip].buffer("acc")), worker=chip)
+                    o.copy_from(out[chip], d[chip].buffer("acc"))
+
+        w.run(orch)
+        for chip in (0, 1):
+            np.testing.assert_array_equal(out[chip], np.arange(16, dtype=np.float32) * (chip + 1))
