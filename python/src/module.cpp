@@ -6,6 +6,7 @@
 #include <string>
 
 #include "bindings.hpp"
+#include "strata/info.hpp"
 #include "strata/version.hpp"
 
 namespace strata::python {
@@ -137,6 +138,9 @@ void bind_types(py::module_& m) {
       .value("Min", ReduceOp::Min)
       .value("Avg", ReduceOp::Avg);
   m.def("dtype_size", &dtype_size, "Bytes per element of a strata.DType.");
+  m.def("info_text", &info_text,
+        "What `strata info` prints: version, chip backends and every tunable (the same text; libstrata builds it).");
+  m.def("info_json", &info_json, "What `strata info --json` prints: one JSON object on one line, as a str.");
 
   py::class_<Tensor>(m, "Tensor", "A view of memory a task reads or writes (from Orchestrator.alloc).")
       .def_property_readonly("data", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.data); })
