@@ -63,3 +63,39 @@ def test_bench_refuses_a_wrong_command_line():
     out = subprocess.run([sys.executable, "-m", "strata.bench", "dispatch", "--tasks", "0"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 2 and "--tasks" in out.stderr
+
+
+def test_a_taskargs_submitted_again_and_again_and_wrong_args(kernel_lib):
+    """The submit path the benchmark times: one TaskArgs reused by every submit (kept alive once), the dict
+    each submit returns, and what is not a TaskArgs refused."""
+    import weakref
+
+    import numpy as np
+
+    import strata
+
+    with strata.Worker(chips=2) as w:
+        add = w.register_kernel("py_add", library=kernel_lib)
+        w.init()
+        y = w.create_buffer((64,), np.int64)
+        seen = {}
+
+        def orch(o):
+            x = w.create_buffer((64,), np.int64)
+            x[:] = 5
+            seen["x"] = weakref.ref(x)
+            args = strata.TaskArgs().input(x).output_existing(y).scalar(2)
+            refs = [o.submit(add, args, c % 2) for c in range(6)]
+            seen["ids"] = [r["id"] for r in refs]
+            seen["tensors"] = [len(r["tensors"]) for r in refs]
+            with pytest.raises(strata.UsageError, match="TaskArgs"):
+                o.submit(add, [x, y])
+            with pytest.raises(strata.UsageError, match="None"):
+                o.submit(add, None)
+            with pytest.raises(strata.UsageError, match="TaskArgs"):
+                o.submit_group(add, [args, "nope"], [0, 1])
+
+        w.run(orch)
+        np.testing.assert_array_equal(y, np.full(64, 7))
+        assert len(set(seen["ids"])) == 6 and seen["tensors"] == [2] * 6
+        assert seen["x"]() is None  # released when run() returned
