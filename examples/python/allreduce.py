@@ -21,6 +21,8 @@ COUNT = 1 << 16
 
 def main() -> int:
     chips = int(sys.argv[1]) if len(sys.argv) > 1 else 4
+    if not 2 <= chips <= 8:
+        sys.exit("usage: allreduce.py [chips]   (2..8)")
     rng = np.random.default_rng(7)
     grads = [rng.standard_normal(COUNT).astype(np.float32) for _ in range(chips)]
     peaks = [rng.integers(-1000, 1000, COUNT).astype(np.int32) for _ in range(chips)]

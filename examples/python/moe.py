@@ -43,6 +43,8 @@ def reference(x, wg, we, be):
 
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    if not 2 <= n <= 4:
+        sys.exit("usage: moe.py [chips]   (2..4)")
     e = EXPERTS_PER_CHIP * n
     rng = np.random.default_rng(11)
     wg = rng.uniform(-1, 1, (HIDDEN, e)).astype(np.float32)
