@@ -8,6 +8,8 @@
 #   chain        strata chain_us_per_task / StarPU chained us per task               goal <= 1
 #   independent  strata independent_tasks_per_s / StarPU independent tasks per second goal >= 1
 #   roundtrip    strata roundtrip_us_median / Open MPI shared-memory round trip        (for reference)
+#   python       python3 -m strata.bench dispatch (the same, orchestrated from Python) / strata's figure
+#                above, per figure                                                       (for reference)
 # comm (2 and 4 chips / ranks):
 #   alloc        strata bench domain alloc_release_us_median (1 MiB window) /
 #                MPI split + shared window + free median (peers/run winalloc N)        goal <= 0.25
@@ -39,11 +41,19 @@ if [ -n "${STRATA_BUILD_DIR:-}" ]; then
   cmake -S . -B "$STRATA_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release --log-level=WARNING >/dev/null
   cmake --build "$STRATA_BUILD_DIR" --target strata_tool --parallel "$(nproc)"
   strata=$STRATA_BUILD_DIR/bin/strata
+  build=$STRATA_BUILD_DIR
 else
   echo "== configuring and building (preset release)"
   cmake --preset release --log-level=WARNING >/dev/null
   cmake --build --preset release --target strata_tool --parallel "$(nproc)"
   strata=build/release/bin/strata
+  build=build/release
+fi
+# The Python package, when this build has it (STRATA_BUILD_PYTHON): its dispatch figures go beside the C++ ones.
+python_bench=0
+if grep -q '^STRATA_BUILD_PYTHON:BOOL=ON' "$build/CMakeCache.txt"; then
+  cmake --build "$build" --target strata_python --parallel "$(nproc)"
+  python_bench=1
 fi
 echo "== load: $(uptime | sed 's/.*load average/load average/')  cores: $(nproc)"
 
@@ -75,6 +85,24 @@ if [ "$what" != comm ]; then
   indep_tps=$(field independent_tasks_per_s "$strata_out")
   rt_us=$(field roundtrip_us_median "$strata_out")
   need starpu_chain_us starpu_indep_tps mpi_rt_us chain_us indep_tps rt_us
+
+  if [ "$python_bench" = 1 ]; then
+    echo "== python3 -m strata.bench dispatch --chips 2 $*"
+    py_out=$(PYTHONPATH="$build/python" /usr/bin/python3 -m strata.bench dispatch --chips 2 "$@")
+    echo "$py_out"
+    py_chain_us=$(field chain_us_per_task "$py_out")
+    py_indep_tps=$(field independent_tasks_per_s "$py_out")
+    py_rt_us=$(field roundtrip_us_median "$py_out")
+    need py_chain_us py_indep_tps py_rt_us
+    ratios+=("$(awk -v c="$py_chain_us" -v sc="$chain_us" -v i="$py_indep_tps" -v si="$indep_tps" \
+      -v r="$py_rt_us" -v sr="$rt_us" 'BEGIN {
+      printf "python chain        %9.3f us/task  strata %9.3f us/task  ratio %.2f  (target <= 3 us: %s)\n",
+             c, sc, c / sc, (c <= 3 ? "met" : "not met")
+      printf "python independent  %9.0f tasks/s  strata %9.0f tasks/s  ratio %.2f\n", i, si, i / si
+      printf "python roundtrip    %9.3f us       strata %9.3f us       ratio %.2f  (target <= 10 us: %s)",
+             r, sr, r / sr, (r <= 10 ? "met" : "not met")
+    }')")
+  fi
 
   ratios+=("$(awk -v c="$chain_us" -v sc="$starpu_chain_us" -v i="$indep_tps" -v si="$starpu_indep_tps" \
     -v r="$rt_us" -v mr="$mpi_rt_us" 'BEGIN {

@@ -78,7 +78,9 @@ struct PyWorker {
 /// The Orchestrator handed to the orchestration function; invalid once its run() has returned.
 struct PyOrchestrator {
   Orchestrator* orch = nullptr;
-  py::object worker;  // the PyWorker, kept alive
+  py::object worker;                // the PyWorker, kept alive
+  PyWorker* pyworker = nullptr;     // worker's PyWorker, looked up on the first submit (orchestrator.cpp)
+  const void* last_kept = nullptr;  // the TaskArgs a submit last kept alive (orchestrator.cpp)
   Orchestrator& get();
 };
 

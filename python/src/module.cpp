@@ -6,18 +6,24 @@
 #include <string>
 
 #include "bindings.hpp"
+#include "strata/info.hpp"
 #include "strata/version.hpp"
 
 namespace strata::python {
 
 DType to_dtype(const py::handle& obj) {
-  if (py::isinstance<DType>(obj)) return obj.cast<DType>();
   py::dtype dt;
-  try {
-    dt = py::dtype::from_args(py::reinterpret_borrow<py::object>(obj));
-  } catch (const py::error_already_set&) {
-    throw UsageError("not a dtype: " + std::string(py::str(py::repr(obj))) +
-                     "; pass a numpy dtype (np.float32) or a strata.DType");
+  if (py::isinstance<py::dtype>(obj)) {  // an array's dtype: the common case, no conversion
+    dt = py::reinterpret_borrow<py::dtype>(obj);
+  } else if (py::isinstance<DType>(obj)) {
+    return obj.cast<DType>();
+  } else {
+    try {
+      dt = py::dtype::from_args(py::reinterpret_borrow<py::object>(obj));
+    } catch (const py::error_already_set&) {
+      throw UsageError("not a dtype: " + std::string(py::str(py::repr(obj))) +
+                       "; pass a numpy dtype (np.float32) or a strata.DType");
+    }
   }
   const char kind = dt.kind();
   const auto size = dt.itemsize();
@@ -65,9 +71,10 @@ py::dtype to_numpy(DType dt) {
 }
 
 Tensor to_tensor(const py::handle& obj) {
-  if (py::isinstance<DomainBuffer>(obj)) return obj.cast<const DomainBuffer&>().tensor();
-  if (py::isinstance<Tensor>(obj)) return obj.cast<Tensor>();
-  if (!py::isinstance<py::array>(obj))
+  const bool is_array = py::isinstance<py::array>(obj);  // the common case first: one cheap check
+  if (!is_array && py::isinstance<DomainBuffer>(obj)) return obj.cast<const DomainBuffer&>().tensor();
+  if (!is_array && py::isinstance<Tensor>(obj)) return obj.cast<Tensor>();
+  if (!is_array)
     throw UsageError(
         "a task argument must be a numpy array in strata memory (Worker.create_buffer), a domain "
         "buffer or a strata.Tensor, not " +
@@ -93,6 +100,15 @@ py::object add_arg(py::object self, py::object x, Tag tag) {
 py::object add_scalar(py::object self, const py::object& value, const py::object& dtype) {
   auto& a = self.cast<PyTaskArgs&>();
   if (dtype.is_none()) {
+    // Exactly a Python int or float: the common case, decided without an attribute lookup.
+    if (PyLong_CheckExact(value.ptr())) {
+      a.args.scalar(value.cast<int64_t>());
+      return self;
+    }
+    if (PyFloat_CheckExact(value.ptr())) {
+      a.args.scalar(value.cast<float>());
+      return self;
+    }
     // A numpy scalar keeps its dtype (np.float64 is also a Python float); bool before int (a bool is an int).
     if (py::hasattr(value, "dtype")) return add_scalar(self, value, value.attr("dtype"));
     if (py::isinstance<py::bool_>(value)) return add_scalar(self, value, py::dtype("u1"));
@@ -137,6 +153,9 @@ void bind_types(py::module_& m) {
       .value("Min", ReduceOp::Min)
       .value("Avg", ReduceOp::Avg);
   m.def("dtype_size", &dtype_size, "Bytes per element of a strata.DType.");
+  m.def("info_text", &info_text,
+        "What `strata info` prints: version, chip backends and every tunable (the same text; libstrata builds it).");
+  m.def("info_json", &info_json, "What `strata info --json` prints: one JSON object on one line, as a str.");
 
   py::class_<Tensor>(m, "Tensor", "A view of memory a task reads or writes (from Orchestrator.alloc).")
       .def_property_readonly("data", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.data); })

@@ -28,17 +28,41 @@ CallConfig call_config(uint32_t block_dim, const py::object& timeout) {
   return cfg;
 }
 
-PyWorker& worker_of(PyOrchestrator& o) { return o.worker.cast<PyWorker&>(); }
-
-void keep(PyOrchestrator& o, PyTaskArgs& args) {
-  auto& k = worker_of(o).run_keep;
-  k.insert(k.end(), args.keep.begin(), args.keep.end());
+// The submit path is the hot one (docs/benchmarks.md, "From Python"): the PyWorker is looked up once per
+// run, a TaskArgs submitted again and again is kept alive once, and the returned dict is built with
+// interned keys.
+PyWorker& worker_of(PyOrchestrator& o) {
+  if (o.pyworker == nullptr) o.pyworker = &o.worker.cast<PyWorker&>();
+  return *o.pyworker;
 }
 
-py::dict task_ref(const TaskRef& r) {
+PyTaskArgs& task_args(const py::handle& obj) {
+  if (obj.is_none()) throw UsageError("submit: args is None; pass a strata.TaskArgs()");
+  try {
+    return obj.cast<PyTaskArgs&>();
+  } catch (const py::cast_error&) {
+    throw UsageError("submit: args must be a strata.TaskArgs, not " +
+                     std::string(py::str(py::type::of(obj).attr("__name__"))));
+  }
+}
+
+// Keeps the TaskArgs object (and so every array it references) alive until run() returns. The same
+// TaskArgs submitted again is alive already: the address cannot be reused while the run holds it.
+void keep(PyOrchestrator& o, const py::handle& args) {
+  if (args.ptr() == o.last_kept) return;
+  worker_of(o).run_keep.push_back(py::reinterpret_borrow<py::object>(args));
+  o.last_kept = args.ptr();
+}
+
+py::dict task_ref(TaskRef&& r) {
+  // Interned once and never released (the interpreter may be gone when static objects are destroyed).
+  static const py::handle key_id = PyUnicode_InternFromString("id");
+  static const py::handle key_tensors = PyUnicode_InternFromString("tensors");
+  py::list tensors(r.tensors.size());
+  for (size_t i = 0; i < r.tensors.size(); ++i) tensors[i] = py::cast(r.tensors[i]);
   py::dict d;
-  d["id"] = r.id;
-  d["tensors"] = r.tensors;
+  d[key_id] = py::int_(r.id);
+  d[key_tensors] = std::move(tensors);
   return d;
 }
 
@@ -87,43 +111,50 @@ void bind_orchestrator(py::module_& m) {
   py::class_<PyOrchestrator>(m, "Orchestrator", "Builds the graph of one run; valid only inside that run().")
       .def(
           "submit",
-          [](PyOrchestrator& o, Kernel kernel, PyTaskArgs& args, int worker, uint32_t block_dim,
+          [](PyOrchestrator& o, Kernel kernel, const py::handle& args, int worker, uint32_t block_dim,
              const py::object& timeout) {
+            PyTaskArgs& a = task_args(args);
+            TaskRef r = o.get().submit(kernel, a.args, call_config(block_dim, timeout), worker);
             keep(o, args);
-            return task_ref(o.get().submit(kernel, args.args, call_config(block_dim, timeout), worker));
+            return task_ref(std::move(r));
           },
           py::arg("kernel"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("block_dim") = 1,
           py::arg("timeout") = py::none())
       .def(
           "submit",
-          [](PyOrchestrator& o, OrchFn fn, PyTaskArgs& args, int worker, uint32_t block_dim,
+          [](PyOrchestrator& o, OrchFn fn, const py::handle& args, int worker, uint32_t block_dim,
              const py::object& timeout) {
+            PyTaskArgs& a = task_args(args);
+            TaskRef r = o.get().submit(fn, a.args, call_config(block_dim, timeout), worker);
             keep(o, args);
-            return task_ref(o.get().submit(fn, args.args, call_config(block_dim, timeout), worker));
+            return task_ref(std::move(r));
           },
           py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("block_dim") = 1,
           py::arg("timeout") = py::none(), "An orchestration function on child Worker `worker` (a pod's run).")
       .def(
           "submit_host",
-          [](PyOrchestrator& o, HostFn fn, PyTaskArgs& args, int worker, uint32_t block_dim,
+          [](PyOrchestrator& o, HostFn fn, const py::handle& args, int worker, uint32_t block_dim,
              const py::object& timeout) {
+            PyTaskArgs& a = task_args(args);
+            TaskRef r = o.get().submit_host(fn, a.args, call_config(block_dim, timeout), worker);
             keep(o, args);
-            return task_ref(o.get().submit_host(fn, args.args, call_config(block_dim, timeout), worker));
+            return task_ref(std::move(r));
           },
           py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("block_dim") = 1,
           py::arg("timeout") = py::none())
       .def(
           "submit_group",
-          [](PyOrchestrator& o, Kernel kernel, std::vector<PyTaskArgs*> args, std::vector<int> workers,
-             uint32_t block_dim, const py::object& timeout) {
+          [](PyOrchestrator& o, Kernel kernel, const py::sequence& args, std::vector<int> workers, uint32_t block_dim,
+             const py::object& timeout) {
             std::vector<TaskArgs> parts;
-            for (PyTaskArgs* a : args) {
-              if (a == nullptr) throw UsageError("submit_group: None among the TaskArgs");
-              keep(o, *a);
-              parts.push_back(a->args);
+            for (const py::handle a : args) {
+              if (a.is_none()) throw UsageError("submit_group: None among the TaskArgs");
+              parts.push_back(task_args(a).args);
             }
-            return task_ref(
-                o.get().submit_group(kernel, std::move(parts), call_config(block_dim, timeout), std::move(workers)));
+            TaskRef r =
+                o.get().submit_group(kernel, std::move(parts), call_config(block_dim, timeout), std::move(workers));
+            for (const py::handle a : args) keep(o, a);
+            return task_ref(std::move(r));
           },
           py::arg("kernel"), py::arg("args"), py::arg("workers"), py::arg("block_dim") = 1,
           py::arg("timeout") = py::none())

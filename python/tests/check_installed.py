@@ -13,6 +13,11 @@ assert os.path.realpath(strata.__file__).startswith(prefix + "/"), strata.__file
 with open("/proc/self/maps") as f:
     libs = {line.split()[-1] for line in f if "libstrata.so" in line}
 assert libs and all(os.path.realpath(p).startswith(prefix + "/") for p in libs), libs
+# The type stubs, the typing marker and the command-line modules are installed with the package.
+package = os.path.dirname(strata.__file__)
+for name in ("__init__.pyi", "py.typed", "__main__.py", "bench.py"):
+    assert os.path.isfile(os.path.join(package, name)), name
+assert '"tunables"' in strata._strata.info_json()
 
 with strata.Worker(chips=1, sub_workers=1) as w:
     w.init()
