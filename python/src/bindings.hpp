@@ -1,9 +1,10 @@
 // python/src/bindings.hpp — what the files of the `strata._strata` extension module share.
 //
-// The module binds the public C++ API (include/strata/) with pybind11. Every binding runs on the thread
-// that holds the GIL; strata itself starts no thread, and the Worker's children are forked by init()
-// and respawn() while the calling thread holds the GIL, so a forked sub process may call Python
-// (see worker.cpp, host_call).
+// The module binds the public C++ API (include/strata/) with pybind11. Every binding is entered with the
+// GIL; the calls that may wait give it up while they do (run(), close(), blocking() Orchestrator calls),
+// and a Worker busy in one thread refuses the others (Busy). strata itself starts no thread, and the
+// Worker's children are forked by init() and respawn() while the calling thread holds the GIL, so a
+// forked sub process may call Python (see worker.cpp, host_call; processes.cpp for threads and Ctrl-C).
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -11,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "strata/worker.hpp"
@@ -40,15 +42,80 @@ struct PyWorker {
   std::unique_ptr<Worker> worker;
   /// Objects the running run's tasks use (released when run() returns).
   std::vector<py::object> run_keep;
+  /// WorkerOptions::allow_threads, for the binding's own check (processes.cpp).
+  bool allow_threads = false;
+  /// Ctrl-C (processes.cpp): the exception a signal handler raised while a run waited, kept until it is
+  /// raised; `cancelled` once the run was cancelled for it (reset by the next run()).
+  std::unique_ptr<py::error_already_set> interrupt;
+  bool cancelled = false;
+  /// The thread inside a call that released the GIL (run(), close()): the C++ Worker is not
+  /// thread-safe, so another thread's call is refused while it lasts. Read and written with the GIL.
+  std::thread::id busy_thread;
+  int busy = 0;
+  /// The Worker; UsageError if it is closed or busy in another thread.
   Worker& get();
+  /// WorkerOptions::on_wait: looks for a pending signal (Ctrl-C) and cancels the run if a handler raised.
+  void on_wait();
+  /// Raises the kept exception (or a KeyboardInterrupt) into Python.
+  [[noreturn]] void raise_interrupt();
 };
+
+/// Marks a PyWorker busy in this thread for its lifetime (taken with the GIL held).
+class Busy {
+ public:
+  explicit Busy(PyWorker& w) : w_(w) {
+    w_.get();  // refuses a Worker closed or busy elsewhere
+    w_.busy_thread = std::this_thread::get_id();
+    ++w_.busy;
+  }
+  ~Busy() { --w_.busy; }
+  Busy(const Busy&) = delete;
+  Busy& operator=(const Busy&) = delete;
+
+ private:
+  PyWorker& w_;
+};
+
+/// Stops the thread pool of every OpenBLAS copy loaded in the process for its lifetime (as OpenBLAS's own
+/// fork handler does) and restarts them when destroyed: init() and respawn() fork inside one.
+class BlasPause {
+ public:
+  BlasPause();
+  ~BlasPause();
+  BlasPause(const BlasPause&) = delete;
+  BlasPause& operator=(const BlasPause&) = delete;
+
+ private:
+  std::vector<void*> restart_;
+};
+
+/// UsageError naming the other threads of the process (Python's by name), unless allow_threads.
+void check_threads(const char* what, bool allow_threads);
 
 /// The Orchestrator handed to the orchestration function; invalid once its run() has returned.
 struct PyOrchestrator {
   Orchestrator* orch = nullptr;
   py::object worker;  // the PyWorker, kept alive
   Orchestrator& get();
+  PyWorker& py_worker() { return worker.cast<PyWorker&>(); }
 };
+
+/// Calls `f(orch)` — an Orchestrator call that may wait (back-pressure, a domain request, a copy) —
+/// without the GIL, so other Python threads run meanwhile. If the run was cancelled by Ctrl-C, before or
+/// during the call, the interrupt is raised instead of what the call gave.
+template <class F>
+decltype(auto) blocking(PyOrchestrator& o, F&& f) {
+  Orchestrator& orch = o.get();
+  PyWorker& w = o.py_worker();
+  if (w.cancelled) w.raise_interrupt();
+  try {
+    py::gil_scoped_release release;
+    return f(orch);
+  } catch (...) {
+    if (w.cancelled) w.raise_interrupt();
+    throw;
+  }
+}
 
 /// A domain handle: a context manager that releases it on exit.
 struct PyDomain {

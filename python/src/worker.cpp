@@ -22,6 +22,10 @@ namespace strata::python {
 
 Worker& PyWorker::get() {
   if (!worker) throw UsageError("this Worker is closed");
+  if (busy != 0 && busy_thread != std::this_thread::get_id())
+    throw UsageError(
+        "this Worker is busy in another thread (in run() or close()); a Worker is driven from one thread "
+        "at a time");
   return *worker;
 }
 
@@ -30,6 +34,7 @@ Orchestrator& PyOrchestrator::get() {
     throw UsageError(
         "this Orchestrator belongs to a run() that has returned; use the one run() passes to the "
         "orchestration function, inside it");
+  py_worker().get();  // refuses another thread
   return *orch;
 }
 
@@ -149,6 +154,9 @@ void bind_worker(py::module_& m) {
              o.backend = {std::move(backend), std::move(backend_options), chip_threads};
              o.allow_threads = allow_threads;
              auto w = std::make_unique<PyWorker>();
+             w->allow_threads = allow_threads;
+             // The Worker is owned by the PyWorker: the hook never outlives it.
+             o.on_wait = [pw = w.get()] { pw->on_wait(); };
              w->worker = std::make_unique<Worker>(std::move(o));
              return w;
            }),
@@ -164,35 +172,72 @@ void bind_worker(py::module_& m) {
              return w.get().register_host([fn = std::move(fn)](const TaskContext& ctx) { host_call(fn, ctx); },
                                           std::move(name));
            })
-      // init() and respawn() fork with the GIL held on purpose (see the file comment).
-      .def("init", [](PyWorker& w) { w.get().init(); })
-      .def("respawn", [](PyWorker& w) { w.get().respawn(); })
+      // init() and respawn() fork with the GIL held on purpose (see the file comment), with OpenBLAS's
+      // pool stopped (processes.cpp); the threads left are counted after that.
+      .def("init",
+           [](PyWorker& w) {
+             Worker& worker = w.get();
+             BlasPause pause;
+             check_threads("init()", w.allow_threads);
+             worker.init();
+           })
+      .def("respawn",
+           [](PyWorker& w) {
+             Worker& worker = w.get();
+             BlasPause pause;
+             check_threads("respawn()", w.allow_threads);
+             worker.respawn();
+           })
       .def("run",
            [](py::object self, const py::object& fn) {
              PyWorker& w = self.cast<PyWorker&>();
              Worker& worker = w.get();
+             Busy busy(w);
+             w.interrupt.reset();
+             w.cancelled = false;
              auto orch = std::make_unique<PyOrchestrator>();
              orch->worker = self;
              py::object porch = py::cast(std::move(orch));
+             auto end = [&] {
+               porch.cast<PyOrchestrator&>().orch = nullptr;
+               w.run_keep.clear();
+             };
              try {
                py::gil_scoped_release release;
                worker.run([&](Orchestrator& o) {
                  py::gil_scoped_acquire gil;
                  porch.cast<PyOrchestrator&>().orch = &o;
-                 fn(porch);
+                 try {
+                   fn(porch);
+                 } catch (py::error_already_set& e) {
+                   // Ctrl-C while the function ran Python code: stop the run too, not just the function.
+                   if (!w.cancelled && e.matches(PyExc_KeyboardInterrupt)) {
+                     w.cancelled = true;
+                     worker.cancel_run("KeyboardInterrupt");
+                   }
+                   throw;
+                 }
                });
+             } catch (py::error_already_set&) {
+               end();
+               if (w.interrupt) w.raise_interrupt();  // the function swallowed it, or raised another
+               throw;
              } catch (...) {
-               porch.cast<PyOrchestrator&>().orch = nullptr;
-               w.run_keep.clear();
+               end();
+               if (w.cancelled) w.raise_interrupt();  // the run's failure is the cancellation's doing
                throw;
              }
-             porch.cast<PyOrchestrator&>().orch = nullptr;
-             w.run_keep.clear();
+             end();
+             if (w.cancelled) w.raise_interrupt();  // Ctrl-C during the drain, with nothing left to fail
            })
       .def("close",
            [](PyWorker& w) {
              if (!w.worker) return;
-             w.worker->close();
+             {
+               Busy busy(w);
+               py::gil_scoped_release release;  // close() waits for the children to exit
+               w.worker->close();
+             }
              w.worker.reset();
            })
       .def_property_readonly("closed", [](const PyWorker& w) { return !w.worker; })
