@@ -86,7 +86,7 @@ class BlasPause {
   BlasPause& operator=(const BlasPause&) = delete;
 
  private:
-  std::vector<void*> restart_;
+  std::vector<int (*)()> restart_;  // each paused copy's blas_thread_init
 };
 
 /// UsageError naming the other threads of the process (Python's by name), unless allow_threads.

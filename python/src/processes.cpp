@@ -91,12 +91,12 @@ BlasPause::BlasPause() {
   for (const OpenBlas& b : loaded_openblas()) {
     if (b.running != nullptr && *b.running == 0) continue;  // no pool now (OpenBLAS starts it lazily)
     b.shutdown();
-    restart_.push_back(reinterpret_cast<void*>(b.init));
+    restart_.push_back(b.init);
   }
 }
 
 BlasPause::~BlasPause() {
-  for (void* init : restart_) reinterpret_cast<BlasFn>(init)();
+  for (BlasFn init : restart_) init();
 }
 
 void check_threads(const char* what, bool allow_threads) {
