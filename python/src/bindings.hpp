@@ -76,14 +76,15 @@ class Busy {
   PyWorker& w_;
 };
 
-/// Stops the thread pool of every OpenBLAS copy loaded in the process for its lifetime (as OpenBLAS's own
-/// fork handler does) and restarts them when destroyed: init() and respawn() fork inside one.
-class BlasPause {
+/// What init() and respawn() fork inside (processes.cpp): the thread pool of every OpenBLAS copy loaded
+/// in the process is stopped (as OpenBLAS's own fork handler does) and restarted when it is destroyed,
+/// and the children forked meanwhile ignore SIGINT (Ctrl-C is the parent's to handle).
+class ForkGuard {
  public:
-  BlasPause();
-  ~BlasPause();
-  BlasPause(const BlasPause&) = delete;
-  BlasPause& operator=(const BlasPause&) = delete;
+  ForkGuard();
+  ~ForkGuard();
+  ForkGuard(const ForkGuard&) = delete;
+  ForkGuard& operator=(const ForkGuard&) = delete;
 
  private:
   std::vector<int (*)()> restart_;  // each paused copy's blas_thread_init

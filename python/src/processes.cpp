@@ -8,7 +8,8 @@
 // thing a moment earlier: before init() counts threads, it calls blas_thread_shutdown_ of every OpenBLAS
 // copy loaded in the process (its threads are then gone, not merely ignored: what is left to count is
 // some other thread), and after the forks it calls blas_thread_init to give the parent its pool back.
-// A child starts its own pool at its first threaded BLAS call, as after any fork.
+// A child starts its own pool at its first threaded BLAS call, as after any fork. The children strata
+// forks ignore SIGINT (a pthread_atfork child handler, active only inside init() and respawn()).
 //
 // Ctrl-C: Python's SIGINT handler only sets a flag, which the interpreter looks at between bytecodes;
 // while strata waits in C++ it looks at nothing. The Worker's on_wait hook (called by the progress loop,
@@ -19,6 +20,8 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <link.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <string>
 #include <vector>
@@ -85,9 +88,22 @@ int thread_count() {
   return n;
 }
 
+// Set while init() or respawn() forks: the children strata forks ignore SIGINT (below).
+bool g_strata_forks = false;
+
+void child_ignores_sigint() {
+  if (g_strata_forks) signal(SIGINT, SIG_IGN);
+}
+
 }  // namespace
 
-BlasPause::BlasPause() {
+ForkGuard::ForkGuard() {
+  // A terminal's Ctrl-C reaches every process of the foreground group, the children too. It is the
+  // parent's to handle (it cancels the run and kills the children that owe work): a child that took it
+  // would fail its task with a KeyboardInterrupt — or, idle, carry it into its next task.
+  static const bool registered = pthread_atfork(nullptr, nullptr, &child_ignores_sigint) == 0;
+  (void)registered;
+  g_strata_forks = true;
   for (const OpenBlas& b : loaded_openblas()) {
     if (b.running != nullptr && *b.running == 0) continue;  // no pool now (OpenBLAS starts it lazily)
     b.shutdown();
@@ -95,7 +111,8 @@ BlasPause::BlasPause() {
   }
 }
 
-BlasPause::~BlasPause() {
+ForkGuard::~ForkGuard() {
+  g_strata_forks = false;
   for (BlasFn init : restart_) init();
 }
 

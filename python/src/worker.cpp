@@ -172,19 +172,19 @@ void bind_worker(py::module_& m) {
              return w.get().register_host([fn = std::move(fn)](const TaskContext& ctx) { host_call(fn, ctx); },
                                           std::move(name));
            })
-      // init() and respawn() fork with the GIL held on purpose (see the file comment), with OpenBLAS's
-      // pool stopped (processes.cpp); the threads left are counted after that.
+      // init() and respawn() fork with the GIL held on purpose (see the file comment), inside a ForkGuard
+      // (processes.cpp: OpenBLAS's pool stopped, children ignoring SIGINT); threads are counted after.
       .def("init",
            [](PyWorker& w) {
              Worker& worker = w.get();
-             BlasPause pause;
+             ForkGuard guard;
              check_threads("init()", w.allow_threads);
              worker.init();
            })
       .def("respawn",
            [](PyWorker& w) {
              Worker& worker = w.get();
-             BlasPause pause;
+             ForkGuard guard;
              check_threads("respawn()", w.allow_threads);
              worker.respawn();
            })

@@ -273,6 +273,34 @@ def test_ctrl_c_then_close_leaves_nothing(kernel_lib):
     assert w.closed  # the leak check sees no child, /dev/shm entry or descriptor left
 
 
+def test_children_ignore_sigint(kernel_lib):
+    """A terminal's Ctrl-C reaches the children too; it is the parent's to handle. A sub that took it
+    would raise KeyboardInterrupt in its next callable."""
+
+    def spin(ctx):
+        out = ctx.tensor(0)
+        for _ in range(200000):  # Python bytecodes: a pending KeyboardInterrupt would be raised here
+            pass
+        out[0] += 1
+
+    with strata.Worker(chips=1, sub_workers=1) as w:
+        k = w.register_kernel("py_sleep", library=kernel_lib)
+        h = w.register_host(spin)
+        w.init()
+        count = w.create_buffer((2,), np.int64)
+
+        def orch(o):
+            o.submit(k, strata.TaskArgs().inout(count[0:1]).scalar(1), worker=0)
+            o.submit_host(h, strata.TaskArgs().inout(count[1:2]), worker=0)
+
+        w.run(orch)  # the sub has run Python since its fork (the after-fork hook clears pending signals)
+        for child in w.status()["children"]:
+            os.kill(child["pid"], signal.SIGINT)
+        w.run(orch)
+        assert list(count) == [2, 2]
+        assert all(c["state"] == "ready" for c in w.status()["children"])
+
+
 def test_registration_after_init():
     with strata.Worker(chips=1, sub_workers=1) as w:
         w.init()
