@@ -48,9 +48,10 @@ class ChildDiedError : public Error {
   using Error::Error;
 };
 
-/// Thrown by a host callable to report its failure under a type name of its choosing instead of its C++
-/// type: TaskError::error_type() is then `type`. Language bindings use it to carry a foreign exception's
-/// type (the Python binding reports "ZeroDivisionError", not a C++ wrapper's name).
+/// Thrown by a host callable, a kernel or an orchestration function to report its failure under a type name
+/// of its choosing instead of its C++ type: TaskError::error_type() is then `type`. Language bindings use it
+/// to carry a foreign exception's type (the Python binding reports "ZeroDivisionError", not a C++ wrapper's
+/// name).
 class HostError : public Error {
  public:
   HostError(std::string type, const std::string& message) : Error(message), type_(std::move(type)) {}

@@ -85,8 +85,8 @@ using KernelFn = void (*)(const TaskContext&);
 
 namespace detail {
 /// C ABI entry exported for every STRATA_KERNEL so a shared library's kernels can be found with dlsym.
-/// Returns 0 on success, else writes the exception's demangled type name and its message into err, each
-/// NUL-terminated, one after the other (no exception crosses it).
+/// Returns 0 on success, else writes the exception's demangled type name (a HostError's type()) and its
+/// message into err, each NUL-terminated, one after the other (no exception crosses it).
 using KernelEntry = int (*)(const TaskContext* ctx, char* err, size_t err_len) noexcept;
 int kernel_entry_call(KernelFn fn, const TaskContext* ctx, char* err, size_t err_len) noexcept;
 /// Adds a kernel to the program's static registry (called by STRATA_KERNEL at static-init time).

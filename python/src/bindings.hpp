@@ -2,9 +2,10 @@
 //
 // The module binds the public C++ API (include/strata/) with pybind11. Every binding is entered with the
 // GIL; the calls that may wait give it up while they do (run(), close(), blocking() Orchestrator calls),
-// and a Worker busy in one thread refuses the others (Busy). strata itself starts no thread, and the
-// Worker's children are forked by init() and respawn() while the calling thread holds the GIL, so a
-// forked sub process may call Python (see worker.cpp, host_call; processes.cpp for threads and Ctrl-C).
+// and a Worker busy in one thread refuses the others (Busy). strata itself starts no thread in this
+// process, and the Worker's children are forked by init() and respawn() while the calling thread holds
+// the GIL, so a forked child may call Python (see worker.cpp, call_in_child; processes.cpp for threads
+// and Ctrl-C).
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "strata/worker.hpp"
@@ -37,9 +39,18 @@ struct PyTaskArgs {
   std::vector<py::object> keep;
 };
 
-/// The Python face of a Worker; owns it. Orchestrators and domains hold a reference to it.
+/// The Python face of a Worker. Orchestrators and domains hold a reference to it.
+///
+/// A top-level Worker owns its C++ Worker (`worker`). A child Worker of a pod (add_worker) is owned by
+/// the pod's C++ Worker: its handle holds only `child` and the pod's handle (`parent`), so the handle
+/// never frees it and refuses every call once the pod is closed.
 struct PyWorker {
+  /// Host arrays the bring-up writes its outputs into, until close(); declared before `worker`, so they
+  /// outlive it (its destructor may store the outputs).
+  std::vector<py::object> bringup_outputs;
   std::unique_ptr<Worker> worker;
+  Worker* child = nullptr;
+  py::object parent;
   /// Objects the running run's tasks use (released when run() returns).
   std::vector<py::object> run_keep;
   /// WorkerOptions::allow_threads, for the binding's own check (processes.cpp).
@@ -52,12 +63,36 @@ struct PyWorker {
   /// thread-safe, so another thread's call is refused while it lasts. Read and written with the GIL.
   std::thread::id busy_thread;
   int busy = 0;
-  /// The Worker; UsageError if it is closed or busy in another thread.
-  Worker& get();
+  /// UsageError while the Worker is busy in another thread.
+  void check_thread() const;
   /// WorkerOptions::on_wait: looks for a pending signal (Ctrl-C) and cancels the run if a handler raised.
   void on_wait();
   /// Raises the kept exception (or a KeyboardInterrupt) into Python.
   [[noreturn]] void raise_interrupt();
+  /// The Python kernels registered on it: (trampoline slot, name) (worker.cpp).
+  std::vector<std::pair<size_t, std::string>> py_kernels;
+  PyWorker() = default;
+  PyWorker(const PyWorker&) = delete;
+  PyWorker& operator=(const PyWorker&) = delete;
+  ~PyWorker();
+  /// The Worker: UsageError once it (or, for a child, its pod) is closed, or while it is busy in another
+  /// thread.
+  Worker& get();
+  /// get() for what only the Worker that owns its processes does (init, run, close, buffers, ...):
+  /// UsageError on a child Worker's handle, naming `what`.
+  Worker& own(const char* what);
+  /// get() for a registration (kernels, host callables, children): on a child Worker, UsageError once
+  /// its pod was initialised (its process got what was registered by fork).
+  Worker& registrable(const char* what);
+  /// The top-level Worker's handle (this one, or the pod's at the top of its `parent` chain).
+  PyWorker& root();
+  const PyWorker& root() const;
+  /// Closes the Worker (idempotent) and frees its Python kernels' slots; UsageError on a child's handle.
+  /// GIL held.
+  void close();
+
+ private:
+  void release();
 };
 
 /// Marks a PyWorker busy in this thread for its lifetime (taken with the GIL held).
@@ -117,6 +152,16 @@ decltype(auto) blocking(PyOrchestrator& o, F&& f) {
     throw;
   }
 }
+
+/// Checks that `obj` is a C-contiguous numpy array (writable if asked) and returns its buffer; UsageError
+/// naming `what` otherwise.
+py::buffer_info host_bytes(const py::handle& obj, bool writable, const std::string& what);
+
+/// True if `exc` is a strata.TaskError.
+bool is_task_error(const py::handle& exc);
+/// Throws the C++ TaskError a strata.TaskError describes (its frames, error_type and message), so a
+/// failure that crossed Python on its way up keeps its levels.
+[[noreturn]] void throw_task_error(const py::handle& exc);
 
 /// A domain handle: a context manager that releases it on exit.
 struct PyDomain {

@@ -50,7 +50,31 @@ void raise_task_error(const TaskError& e) {
   PyErr_SetObject(g_task, exc.ptr());
 }
 
+ChildKind child_kind_of(const std::string& name) {
+  for (ChildKind k : {ChildKind::Chip, ChildKind::Sub, ChildKind::Worker})
+    if (name == child_kind_name(k)) return k;
+  throw UsageError("TaskError.frames: unknown child_kind '" + name + "'");
+}
+
 }  // namespace
+
+bool is_task_error(const py::handle& exc) { return PyObject_IsInstance(exc.ptr(), g_task) == 1; }
+
+void throw_task_error(const py::handle& exc) {
+  std::vector<Frame> frames;
+  for (const py::handle f : exc.attr("frames")) {
+    Frame fr;
+    fr.level = f["level"].cast<int>();
+    fr.task_id = f["task_id"].cast<uint64_t>();
+    fr.task_name = f["task_name"].cast<std::string>();
+    fr.child_kind = child_kind_of(f["child_kind"].cast<std::string>());
+    fr.child_index = f["child_index"].cast<int>();
+    frames.push_back(std::move(fr));
+  }
+  if (frames.empty()) throw UsageError("a strata.TaskError without frames");
+  throw TaskError(std::move(frames), exc.attr("error_type").cast<std::string>(),
+                  exc.attr("message").cast<std::string>());
+}
 
 void bind_errors(py::module_& m) {
   py::tuple base = py::make_tuple(py::handle(PyExc_RuntimeError));

@@ -48,16 +48,15 @@ const DomainBuffer& checked_buffer(const py::handle& obj, const char* what) {
   return obj.cast<const DomainBuffer&>();
 }
 
-py::buffer_info host_bytes(const py::handle& obj, bool writable, const char* what) {
-  if (!py::isinstance<py::array>(obj)) throw UsageError(std::string(what) + ": the host end must be a numpy array");
+}  // namespace
+
+py::buffer_info host_bytes(const py::handle& obj, bool writable, const std::string& what) {
+  if (!py::isinstance<py::array>(obj)) throw UsageError(what + ": the host end must be a numpy array");
   auto arr = py::reinterpret_borrow<py::array>(obj);
-  if (!(arr.flags() & py::array::c_style))
-    throw UsageError(std::string(what) + ": the numpy array must be C-contiguous");
-  if (writable && !arr.writeable()) throw UsageError(std::string(what) + ": the numpy array is read-only");
+  if (!(arr.flags() & py::array::c_style)) throw UsageError(what + ": the numpy array must be C-contiguous");
+  if (writable && !arr.writeable()) throw UsageError(what + ": the numpy array is read-only");
   return arr.request(writable);
 }
-
-}  // namespace
 
 void bind_orchestrator(py::module_& m) {
   py::class_<PyDomain>(m, "Domain",
@@ -99,15 +98,29 @@ void bind_orchestrator(py::module_& m) {
           py::arg("kernel"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("block_dim") = 1,
           py::arg("timeout") = py::none())
       .def(
-          "submit_host",
-          [](PyOrchestrator& o, HostFn fn, PyTaskArgs& args, int worker, const py::object& timeout) {
+          "submit",
+          [](PyOrchestrator& o, OrchFn fn, PyTaskArgs& args, int worker, uint32_t block_dim,
+             const py::object& timeout) {
             keep(o, args);
-            const CallConfig cfg = call_config(1, timeout);
+            const CallConfig cfg = call_config(block_dim, timeout);
+            return task_ref(blocking(o, [&, a = args.args](Orchestrator& orch) mutable {
+              return orch.submit(fn, std::move(a), cfg, worker);
+            }));
+          },
+          py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("block_dim") = 1,
+          py::arg("timeout") = py::none(), "An orchestration function on child Worker `worker` (a pod's run).")
+      .def(
+          "submit_host",
+          [](PyOrchestrator& o, HostFn fn, PyTaskArgs& args, int worker, uint32_t block_dim,
+             const py::object& timeout) {
+            keep(o, args);
+            const CallConfig cfg = call_config(block_dim, timeout);
             return task_ref(blocking(o, [&, a = args.args](Orchestrator& orch) mutable {
               return orch.submit_host(fn, std::move(a), cfg, worker);
             }));
           },
-          py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("timeout") = py::none())
+          py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("block_dim") = 1,
+          py::arg("timeout") = py::none())
       .def(
           "submit_group",
           [](PyOrchestrator& o, Kernel kernel, std::vector<PyTaskArgs*> args, std::vector<int> workers,
@@ -179,43 +192,50 @@ void bind_orchestrator(py::module_& m) {
           py::arg("dst"), py::arg("src"), "Copies a chip's domain buffer into a numpy array (the same byte count).")
       .def(
           "allreduce",
-          [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, ReduceOp op, uint32_t block_dim) {
-            const CallConfig cfg = call_config(block_dim, py::none());
+          [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, ReduceOp op, uint32_t block_dim,
+             const py::object& timeout) {
+            const CallConfig cfg = call_config(block_dim, timeout);
             return task_ref(blocking(o, [&](Orchestrator& orch) { return orch.allreduce(d.domain, buffer, op, cfg); }));
           },
-          py::arg("domain"), py::arg("buffer"), py::arg("op") = ReduceOp::Sum, py::arg("block_dim") = 1)
+          py::arg("domain"), py::arg("buffer"), py::arg("op") = ReduceOp::Sum, py::arg("block_dim") = 1,
+          py::arg("timeout") = py::none())
       .def(
           "reduce_scatter",
           [](PyOrchestrator& o, const PyDomain& d, const std::string& send, const std::string& recv, ReduceOp op,
-             uint32_t block_dim) {
-            const CallConfig cfg = call_config(block_dim, py::none());
+             uint32_t block_dim, const py::object& timeout) {
+            const CallConfig cfg = call_config(block_dim, timeout);
             return task_ref(
                 blocking(o, [&](Orchestrator& orch) { return orch.reduce_scatter(d.domain, send, recv, op, cfg); }));
           },
-          py::arg("domain"), py::arg("send"), py::arg("recv"), py::arg("op") = ReduceOp::Sum, py::arg("block_dim") = 1)
+          py::arg("domain"), py::arg("send"), py::arg("recv"), py::arg("op") = ReduceOp::Sum, py::arg("block_dim") = 1,
+          py::arg("timeout") = py::none())
       .def(
           "broadcast",
-          [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, int root, uint32_t block_dim) {
-            const CallConfig cfg = call_config(block_dim, py::none());
+          [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, int root, uint32_t block_dim,
+             const py::object& timeout) {
+            const CallConfig cfg = call_config(block_dim, timeout);
             return task_ref(
                 blocking(o, [&](Orchestrator& orch) { return orch.broadcast(d.domain, buffer, root, cfg); }));
           },
-          py::arg("domain"), py::arg("buffer"), py::arg("root"), py::arg("block_dim") = 1)
+          py::arg("domain"), py::arg("buffer"), py::arg("root"), py::arg("block_dim") = 1,
+          py::arg("timeout") = py::none())
       .def(
           "allgather",
-          [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, uint32_t block_dim) {
-            const CallConfig cfg = call_config(block_dim, py::none());
+          [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, uint32_t block_dim,
+             const py::object& timeout) {
+            const CallConfig cfg = call_config(block_dim, timeout);
             return task_ref(blocking(o, [&](Orchestrator& orch) { return orch.allgather(d.domain, buffer, cfg); }));
           },
-          py::arg("domain"), py::arg("buffer"), py::arg("block_dim") = 1)
+          py::arg("domain"), py::arg("buffer"), py::arg("block_dim") = 1, py::arg("timeout") = py::none())
       .def(
           "alltoall",
-          [](PyOrchestrator& o, const PyDomain& d, const std::string& send, const std::string& recv,
-             uint32_t block_dim) {
-            const CallConfig cfg = call_config(block_dim, py::none());
+          [](PyOrchestrator& o, const PyDomain& d, const std::string& send, const std::string& recv, uint32_t block_dim,
+             const py::object& timeout) {
+            const CallConfig cfg = call_config(block_dim, timeout);
             return task_ref(blocking(o, [&](Orchestrator& orch) { return orch.alltoall(d.domain, send, recv, cfg); }));
           },
-          py::arg("domain"), py::arg("send"), py::arg("recv"), py::arg("block_dim") = 1)
+          py::arg("domain"), py::arg("send"), py::arg("recv"), py::arg("block_dim") = 1,
+          py::arg("timeout") = py::none())
       .def_property_readonly("chip_count", [](PyOrchestrator& o) { return o.get().chip_count(); })
       .def_property_readonly("sub_count", [](PyOrchestrator& o) { return o.get().sub_count(); });
 }

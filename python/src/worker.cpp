@@ -1,18 +1,30 @@
-// python/src/worker.cpp — the Worker: options, registration, init/run/close, buffers as numpy arrays,
-// and Python host callables run in sub processes.
+// python/src/worker.cpp — the Worker: options (bring-up included), registration, child Workers of a pod,
+// init/run/close, buffers as numpy arrays, and the Python callables run in forked children: host callables
+// in sub processes, kernels on sim chips, orchestration functions in a pod's child Workers.
 //
 // Forks and the interpreter: init() and respawn() keep the GIL while strata forks its children, so in a
-// child the forking thread's Python thread state is the current one and the GIL is held. A sub process
-// runs each host callable on that thread: before its first Python call it runs the interpreter's
-// after-fork hook (PyOS_AfterFork_Child: the GIL, the import lock and the threading module reset, the
-// os.register_at_fork(after_in_child=...) callbacks run), as os.fork() would. A child leaves with _exit(),
-// so no Python finaliser runs twice. run() releases the GIL while strata waits; the orchestration
-// function itself runs with it held.
+// child the forking thread's Python thread state is the current one and the GIL is held. Right after
+// fork, on that thread, the child runs the interpreter's after-fork hook (PyOS_AfterFork_Child: the GIL,
+// the import lock and the threading module reset, the os.register_at_fork(after_in_child=...) callbacks
+// run), as os.fork() would, then releases the GIL: a pthread_atfork child handler does it. It acts only
+// for strata's forks: those of init() or respawn() on the thread that called them, and those a prepared
+// child makes itself (a pod's child Worker forking its own chips and subs, its main thread not holding
+// the GIL then). From then on any thread of the child may take the GIL (a sub's main thread, a sim chip's
+// block threads, a child Worker running an orchestration function). A child leaves with _exit(), so no
+// Python finaliser runs twice. run() releases the GIL while strata waits; the orchestration function
+// itself runs with it held.
+#include <pthread.h>
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
+#include <cstddef>
+#include <cstring>
+#include <map>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -21,12 +33,38 @@
 namespace strata::python {
 
 Worker& PyWorker::get() {
+  if (child != nullptr) {
+    parent.cast<PyWorker&>().get();  // throws once the pod is closed: `child` is gone with it
+    return *child;
+  }
   if (!worker) throw UsageError("this Worker is closed");
+  check_thread();
+  return *worker;
+}
+
+void PyWorker::check_thread() const {
   if (busy != 0 && busy_thread != std::this_thread::get_id())
     throw UsageError(
         "this Worker is busy in another thread (in run() or close()); a Worker is driven from one thread "
         "at a time");
-  return *worker;
+}
+
+Worker& PyWorker::own(const char* what) {
+  Worker& w = get();
+  if (child != nullptr)
+    throw UsageError(std::string(what) +
+                     " on a child Worker: its pod initialises, runs and closes it (call it on the pod)");
+  return w;
+}
+
+Worker& PyWorker::registrable(const char* what) {
+  Worker& w = get();
+  const PyWorker& top = root();
+  if (&top != this && top.worker->initialized())
+    throw UsageError(std::string(what) +
+                     " on a child Worker after its pod's init(): the child's process got what was registered by "
+                     "fork; register before pod.init()");
+  return w;
 }
 
 Orchestrator& PyOrchestrator::get() {
@@ -34,26 +72,76 @@ Orchestrator& PyOrchestrator::get() {
     throw UsageError(
         "this Orchestrator belongs to a run() that has returned; use the one run() passes to the "
         "orchestration function, inside it");
-  py_worker().get();  // refuses another thread
+  py_worker().check_thread();  // (a child Worker's orchestration call has a bare PyWorker: no get())
   return *orch;
 }
 
 namespace {
 
-// The process whose interpreter state is current: a forked child differs until it ran the after-fork hook.
-pid_t g_python_pid = 0;
+// ---- Python in the children ----
 
-void after_fork_if_needed() {
-  if (getpid() == g_python_pid) return;
-  PyOS_AfterFork_Child();
-  g_python_pid = getpid();
+// The process whose interpreter state is current: a child differs until its after-fork hook ran.
+pid_t g_python_pid = 0;
+// Set while init() or respawn() forks, on the thread that called them (which holds the GIL).
+bool g_forking = false;
+pthread_t g_forking_thread{};
+// In a child prepared below: its main thread's state, released (that thread forks the child's own children).
+PyThreadState* g_released = nullptr;
+// Decided before each fork (prepare_fork), read by the child, where fork copied them.
+bool g_fork_prepares_python = false;
+bool g_fork_holds_gil = false;
+
+/// Arms the after-fork handler for the forks of one init() or respawn() call (GIL held).
+struct ForkingChildren {
+  ForkingChildren() {
+    g_forking_thread = pthread_self();
+    g_forking = true;
+  }
+  ~ForkingChildren() { g_forking = false; }
+  ForkingChildren(const ForkingChildren&) = delete;
+  ForkingChildren& operator=(const ForkingChildren&) = delete;
+};
+
+// pthread_atfork prepare handler: whether this fork is one of strata's that the child must prepare Python
+// for. A fork by anything else (os.fork() prepares Python itself; another library's fork) is left alone.
+void prepare_fork() noexcept {
+  const bool python_here = g_python_pid == getpid();
+  const bool init_fork = g_forking && pthread_equal(pthread_self(), g_forking_thread);
+  const bool child_fork = g_released != nullptr;  // a prepared child forks only its own children
+  g_fork_prepares_python = python_here && (init_fork || child_fork);
+  g_fork_holds_gil = g_fork_prepares_python && PyGILState_Check() != 0;
 }
 
-/// What a host callable sees: the task's tensors as numpy views and its scalars. Valid during the call.
+// pthread_atfork child handler: in a child of such a fork, on its only thread, before strata's child code
+// runs. It leaves the GIL released, so that the threads a sim chip starts later can take it.
+void prepare_child_python() noexcept {
+  if (!g_fork_prepares_python) return;
+  g_fork_prepares_python = false;
+  g_forking = false;
+  if (!g_fork_holds_gil) PyEval_RestoreThread(g_released);  // the GIL was free: nothing else ran Python
+  PyOS_AfterFork_Child();
+  g_python_pid = getpid();
+  g_released = PyEval_SaveThread();
+}
+
+/// Runs `cleanup` when it goes out of scope, however the scope is left.
+template <class F>
+struct OnExit {
+  F cleanup;
+  explicit OnExit(F f) : cleanup(std::move(f)) {}
+  OnExit(const OnExit&) = delete;
+  OnExit& operator=(const OnExit&) = delete;
+  ~OnExit() { cleanup(); }
+};
+template <class F>
+OnExit(F) -> OnExit<F>;
+
+/// What a host callable, a kernel block or an orchestration function sees: the task's tensors as numpy
+/// views and its scalars. Valid during the call.
 struct PyTaskContext {
   const TaskContext* ctx = nullptr;
   const TaskContext& get() const {
-    if (ctx == nullptr) throw UsageError("a host callable's context is valid only while the callable runs");
+    if (ctx == nullptr) throw UsageError("a task's context is valid only while its host callable or kernel block runs");
     return *ctx;
   }
 };
@@ -63,7 +151,7 @@ py::array tensor_view(const Tensor& t, const py::handle& base) {
   return py::array(to_numpy(t.dtype), shape, t.data, base);
 }
 
-// A sub process leaves with _exit(), which writes nothing Python buffered: flush after every call so a
+// A child leaves with _exit(), which writes nothing Python buffered: flush after every call so a
 // callable's print() reaches the terminal or pipe.
 void flush_std_streams() {
   for (const char* name : {"stdout", "stderr"}) {
@@ -76,19 +164,23 @@ void flush_std_streams() {
   }
 }
 
-// Runs `fn(ctx)` in a sub process. A Python exception becomes a HostError carrying its type name and
-// message followed by its traceback, so the parent's TaskError says what Python said.
-void host_call(const py::object& fn, const TaskContext& ctx) {
-  after_fork_if_needed();
+// Runs `body` (which calls Python) in a forked child, on any of its threads (a host callable in a sub, a
+// kernel block on a chip, an orchestration function in a pod's child Worker): takes the GIL for the call
+// and flushes the std streams after it. A Python exception becomes what strata carries up: a
+// strata.TaskError (a task of this child's own Worker failed) the TaskError it describes, so its levels
+// survive; any other a HostError carrying its type name and its message followed by its traceback, so the
+// parent's TaskError says what Python said.
+template <class Body>
+void call_in_child(const Body& body) {
+  if (getpid() != g_python_pid)
+    throw std::logic_error("Python is not prepared in this process (it was not forked by Worker.init() or respawn())");
   py::gil_scoped_acquire gil;
-  py::object pctx = py::cast(PyTaskContext{&ctx});
   try {
-    fn(pctx);
-    pctx.cast<PyTaskContext&>().ctx = nullptr;
+    body();
     flush_std_streams();
   } catch (py::error_already_set& e) {
-    pctx.cast<PyTaskContext&>().ctx = nullptr;
     flush_std_streams();
+    if (is_task_error(e.value())) throw_task_error(e.value());
     std::string type = py::str(e.type().attr("__name__"));
     std::string text = py::str(e.value());
     try {
@@ -101,18 +193,187 @@ void host_call(const py::object& fn, const TaskContext& ctx) {
   }
 }
 
+// Runs `fn(ctx)`: a host callable in a sub process, or one block of a Python kernel on a chip.
+void host_call(const py::handle& fn, const TaskContext& ctx) {
+  call_in_child([&] {
+    py::object pctx = py::cast(PyTaskContext{&ctx});
+    const OnExit done{[&] { pctx.cast<PyTaskContext&>().ctx = nullptr; }};
+    fn(pctx);
+  });
+}
+
+// What the tasks an orchestration function submitted use. Its child Worker's run goes on after the function
+// returns (it waits for those tasks), so this is kept until the next orchestration call of the process:
+// a Worker's runs do not overlap. Never destroyed (a child leaves with _exit()).
+py::object& orch_keep() {
+  static auto* keep = new py::object();
+  return *keep;
+}
+
+// Runs the orchestration function `fn(o, ctx)` in a child Worker's process: `o` submits to that child's
+// own chips and subs, `ctx` holds the pod's task arguments. Both are valid during the call only.
+void orch_call(const py::object& fn, Orchestrator& o, const TaskContext& ctx) {
+  call_in_child([&] {
+    orch_keep() = py::cast(std::make_unique<PyWorker>());
+    auto handle = std::make_unique<PyOrchestrator>();
+    handle->orch = &o;
+    handle->worker = orch_keep();
+    py::object porch = py::cast(std::move(handle));
+    py::object pctx = py::cast(PyTaskContext{&ctx});
+    const OnExit done{[&] {
+      porch.cast<PyOrchestrator&>().orch = nullptr;
+      pctx.cast<PyTaskContext&>().ctx = nullptr;
+    }};
+    fn(porch, pctx);
+  });
+}
+
+// The bring-up entries (strata.ChipBringup: rank, window_size, buffers, inputs, outputs), one per chip.
+// Inputs are copied; each output array is appended to `outputs`, which the caller keeps alive as long as
+// the Worker may store into it.
+std::vector<ChipBringup> to_bringup(const py::list& entries, std::vector<py::object>& outputs) {
+  std::vector<ChipBringup> out;
+  const py::object ascontiguous = py::module_::import("numpy").attr("ascontiguousarray");
+  for (size_t chip = 0; chip < entries.size(); ++chip) {
+    const py::handle e = entries[chip];
+    const std::string where = "bringup[" + std::to_string(chip) + "]";
+    ChipBringup b;
+    b.rank = e.attr("rank").cast<int>();
+    b.window_size = e.attr("window_size").cast<size_t>();
+    for (const py::handle spec : e.attr("buffers")) {
+      if (!py::isinstance<BufferSpec>(spec))
+        throw UsageError(where + ".buffers: expected strata.BufferSpec(name, dtype, count), not " +
+                         std::string(py::str(py::repr(spec))));
+      b.buffers.push_back(spec.cast<BufferSpec>());
+    }
+    for (const auto& [key, value] : e.attr("inputs").cast<py::dict>()) {
+      const py::array a = ascontiguous(value);
+      const auto* p = static_cast<const unsigned char*>(a.data());
+      b.inputs[key.cast<std::string>()] = std::vector<unsigned char>(p, p + a.nbytes());
+    }
+    for (const auto& [key, value] : e.attr("outputs").cast<py::dict>()) {
+      const std::string name = key.cast<std::string>();
+      const py::buffer_info info = host_bytes(value, true, where + ".outputs['" + name + "']");
+      b.outputs[name] =
+          std::span<std::byte>(static_cast<std::byte*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
+      outputs.push_back(py::reinterpret_borrow<py::object>(value));
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+// Python kernels. Worker::register_kernel takes a plain function pointer, so each Python kernel gets one
+// of a fixed set of trampolines, each reading the function from its own slot. The parent fills a slot
+// before init() forks the chips, which read their copy; a slot is freed when its Worker is closed.
+constexpr size_t kPyKernelSlots = 64;
+std::array<PyObject*, kPyKernelSlots> g_py_kernels{};
+
+template <size_t I>
+void py_kernel_trampoline(const TaskContext& ctx) {
+  host_call(g_py_kernels[I], ctx);
+}
+
+template <size_t... I>
+constexpr std::array<KernelFn, sizeof...(I)> make_trampolines(std::index_sequence<I...>) {
+  return {&py_kernel_trampoline<I>...};
+}
+constexpr std::array<KernelFn, kPyKernelSlots> kTrampolines =
+    make_trampolines(std::make_index_sequence<kPyKernelSlots>());
+
+size_t py_kernel_slot_take(const py::object& fn) {
+  for (size_t i = 0; i < kPyKernelSlots; ++i)
+    if (g_py_kernels[i] == nullptr) {
+      g_py_kernels[i] = fn.inc_ref().ptr();
+      return i;
+    }
+  throw UsageError("register_kernel(fn): this process already has " + std::to_string(kPyKernelSlots) +
+                   " Python kernels registered with open Workers; close a Worker to free its kernels' places");
+}
+
+void py_kernel_slot_free(size_t slot) {
+  PyObject* fn = std::exchange(g_py_kernels[slot], nullptr);
+  Py_XDECREF(fn);
+}
+
+Kernel register_py_kernel(PyWorker& w, const py::object& fn, const std::string& name) {
+  Worker& worker = w.registrable("register_kernel");
+  if (worker.initialized())
+    throw UsageError(
+        "register_kernel(fn) after init(): a Python kernel runs in the chip processes, which get it "
+        "when init() forks them; register it before init() (a C++ kernel from a library, "
+        "register_kernel(name, library=...), may be loaded later)");
+  // The slots belong to the top-level Worker (a pod's child handle may be dropped before the pod closes).
+  PyWorker& root = w.root();
+  for (const auto& [slot, name_registered] : root.py_kernels)
+    if (g_py_kernels[slot] == fn.ptr() && name_registered == name)
+      return worker.register_kernel(name, kTrampolines[slot]);
+  const size_t slot = py_kernel_slot_take(fn);
+  try {
+    const Kernel k = worker.register_kernel(name, kTrampolines[slot]);
+    root.py_kernels.emplace_back(slot, name);
+    return k;
+  } catch (...) {
+    py_kernel_slot_free(slot);
+    throw;
+  }
+}
+
 std::chrono::milliseconds ms(int64_t v) { return std::chrono::milliseconds(v); }
 
 }  // namespace
 
+PyWorker& PyWorker::root() {
+  PyWorker* r = this;
+  while (r->child != nullptr) r = &r->parent.cast<PyWorker&>();
+  return *r;
+}
+
+const PyWorker& PyWorker::root() const { return const_cast<PyWorker*>(this)->root(); }
+
+void PyWorker::close() {
+  if (child != nullptr) own("close()");
+  release();
+}
+
+void PyWorker::release() {
+  if (worker) {
+    {
+      Busy in_use(*this);
+      py::gil_scoped_release release;  // close() waits for the children to exit
+      worker->close();
+    }
+    worker.reset();
+  }
+  // The chips are gone: their Python kernels' places are free again, and no output is stored any more.
+  for (const auto& entry : py_kernels) py_kernel_slot_free(entry.first);
+  py_kernels.clear();
+  bringup_outputs.clear();
+}
+
+PyWorker::~PyWorker() {
+  try {
+    release();
+  } catch (...) {
+    // close() already tried its best; a destructor cannot report it
+  }
+}
+
 void bind_worker(py::module_& m) {
   g_python_pid = getpid();
+  if (const int rc = pthread_atfork(&prepare_fork, nullptr, &prepare_child_python); rc != 0)
+    throw SystemError(std::string("pthread_atfork: ") + std::strerror(rc));
 
-  py::class_<PyTaskContext>(m, "TaskContext", "What a host callable is given: the task's tensors and scalars.")
+  py::class_<PyTaskContext>(m, "TaskContext",
+                            "What a host callable or a kernel block is given: the task's tensors and scalars.")
       .def_property_readonly("task_id", [](const PyTaskContext& c) { return c.get().task_id(); })
       .def_property_readonly("worker_index", [](const PyTaskContext& c) { return c.get().worker_index(); })
       .def_property_readonly("tensor_count", [](const PyTaskContext& c) { return c.get().tensor_count(); })
       .def_property_readonly("scalar_count", [](const PyTaskContext& c) { return c.get().scalar_count(); })
+      .def_property_readonly("block_idx", [](const PyTaskContext& c) { return c.get().block_idx(); })
+      .def_property_readonly("block_dim", [](const PyTaskContext& c) { return c.get().block_dim(); })
+      .def_property_readonly("part", [](const PyTaskContext& c) { return c.get().part(); })
+      .def_property_readonly("parts", [](const PyTaskContext& c) { return c.get().parts(); })
       .def(
           "tensor",
           [](py::object self, size_t i) { return tensor_view(self.cast<PyTaskContext&>().get().tensor(i), self); },
@@ -129,6 +390,8 @@ void bind_worker(py::module_& m) {
           py::arg("i"), py::arg("dtype") = py::dtype("i8"), "The i-th scalar read as dtype (default int64).");
 
   py::class_<Kernel>(m, "Kernel", "A kernel registered with a Worker (runs on chips).").def_readonly("id", &Kernel::id);
+  py::class_<OrchFn>(m, "OrchFn", "An orchestration function registered with a pod (runs in its child Workers).")
+      .def_readonly("id", &OrchFn::id);
   py::class_<HostFn>(m, "HostFn", "A host callable registered with a Worker (runs in a sub process).")
       .def_readonly("id", &HostFn::id);
 
@@ -139,7 +402,7 @@ void bind_worker(py::module_& m) {
       .def(py::init([](int level, int chips, std::vector<int> device_ids, int sub_workers, bool fail_fast,
                        std::string trace_path, std::vector<int64_t> timeouts, size_t heap_bytes, size_t buffer_bytes,
                        uint32_t task_ring, std::string backend, std::string backend_options, uint32_t chip_threads,
-                       bool allow_threads) {
+                       bool allow_threads, const py::list& bringup, const py::object& parent) {
              WorkerOptions o;
              o.level = level;
              o.chips = chips;
@@ -153,45 +416,69 @@ void bind_worker(py::module_& m) {
              o.memory = {heap_bytes, buffer_bytes, task_ring};
              o.backend = {std::move(backend), std::move(backend_options), chip_threads};
              o.allow_threads = allow_threads;
+             std::vector<py::object> outputs;
+             o.bringup = to_bringup(bringup, outputs);
              auto w = std::make_unique<PyWorker>();
-             w->allow_threads = allow_threads;
-             // The Worker is owned by the PyWorker: the hook never outlives it.
-             o.on_wait = [pw = w.get()] { pw->on_wait(); };
-             w->worker = std::make_unique<Worker>(std::move(o));
+             if (parent.is_none()) {
+               w->allow_threads = allow_threads;
+               // The Worker is owned by the PyWorker: the hook never outlives it.
+               o.on_wait = [pw = w.get()] { pw->on_wait(); };
+               w->worker = std::make_unique<Worker>(std::move(o));
+               w->bringup_outputs = std::move(outputs);
+               return w;
+             }
+             // A child Worker: the pod's Worker owns it, and the top-level handle keeps the output arrays.
+             PyWorker& p = parent.cast<PyWorker&>();
+             w->child = &p.registrable("add_worker").add_worker(std::move(o));
+             w->parent = parent;
+             for (py::object& a : outputs) p.root().bringup_outputs.push_back(std::move(a));
              return w;
            }),
            py::arg("level"), py::arg("chips"), py::arg("device_ids"), py::arg("sub_workers"), py::arg("fail_fast"),
            py::arg("trace_path"), py::arg("timeouts"), py::arg("heap_bytes"), py::arg("buffer_bytes"),
            py::arg("task_ring"), py::arg("backend"), py::arg("backend_options"), py::arg("chip_threads"),
-           py::arg("allow_threads"))
-      .def("register_kernel", [](PyWorker& w, const std::string& name) { return w.get().register_kernel(name); })
-      .def("load_kernel", [](PyWorker& w, const std::string& library,
-                             const std::string& name) { return w.get().load_kernel(library, name); })
+           py::arg("allow_threads"), py::arg("bringup") = py::list(), py::arg("parent") = py::none())
+      .def("register_kernel",
+           [](PyWorker& w, const std::string& name) { return w.registrable("register_kernel").register_kernel(name); })
+      .def("load_kernel",
+           [](PyWorker& w, const std::string& library, const std::string& name) {
+             return w.registrable("register_kernel").load_kernel(library, name);
+           })
+      .def("register_py_kernel", &register_py_kernel, py::arg("fn"), py::arg("name"))
       .def("register_host",
            [](PyWorker& w, py::object fn, std::string name) {
-             return w.get().register_host([fn = std::move(fn)](const TaskContext& ctx) { host_call(fn, ctx); },
-                                          std::move(name));
+             return w.registrable("register_host")
+                 .register_host([fn = std::move(fn)](const TaskContext& ctx) { host_call(fn, ctx); }, std::move(name));
+           })
+      .def("register_orch",
+           [](PyWorker& w, py::object fn, std::string name) {
+             return w.registrable("register_orch")
+                 .register_orch(
+                     [fn = std::move(fn)](Orchestrator& o, const TaskContext& ctx) { orch_call(fn, o, ctx); },
+                     std::move(name));
            })
       // init() and respawn() fork with the GIL held on purpose (see the file comment), inside a ForkGuard
       // (processes.cpp: OpenBLAS's pool stopped, children ignoring SIGINT); threads are counted after.
       .def("init",
            [](PyWorker& w) {
-             Worker& worker = w.get();
+             Worker& worker = w.own("init()");
              ForkGuard guard;
              check_threads("init()", w.allow_threads);
+             ForkingChildren forking;
              worker.init();
            })
       .def("respawn",
            [](PyWorker& w) {
-             Worker& worker = w.get();
+             Worker& worker = w.own("respawn()");
              ForkGuard guard;
              check_threads("respawn()", w.allow_threads);
+             ForkingChildren forking;
              worker.respawn();
            })
       .def("run",
            [](py::object self, const py::object& fn) {
              PyWorker& w = self.cast<PyWorker&>();
-             Worker& worker = w.get();
+             Worker& worker = w.own("run()");
              Busy busy(w);
              w.interrupt.reset();
              w.cancelled = false;
@@ -230,17 +517,8 @@ void bind_worker(py::module_& m) {
              end();
              if (w.cancelled) w.raise_interrupt();  // Ctrl-C during the drain, with nothing left to fail
            })
-      .def("close",
-           [](PyWorker& w) {
-             if (!w.worker) return;
-             {
-               Busy busy(w);
-               py::gil_scoped_release release;  // close() waits for the children to exit
-               w.worker->close();
-             }
-             w.worker.reset();
-           })
-      .def_property_readonly("closed", [](const PyWorker& w) { return !w.worker; })
+      .def("close", &PyWorker::close)
+      .def_property_readonly("closed", [](const PyWorker& w) { return !w.root().worker; })
       .def("create_buffer",
            [](PyWorker& w, const std::vector<py::ssize_t>& shape, const py::object& dtype) {
              const py::dtype dt = to_numpy(to_dtype(dtype));
@@ -249,16 +527,18 @@ void bind_worker(py::module_& m) {
                if (d < 0) throw UsageError("create_buffer: negative dimension");
                count *= static_cast<size_t>(d);
              }
-             RawBuffer raw = w.get().create_raw_buffer(count * static_cast<size_t>(dt.itemsize()));
+             RawBuffer raw = w.own("create_buffer").create_raw_buffer(count * static_cast<size_t>(dt.itemsize()));
              void* data = raw.data();
              py::object owner = py::cast(std::move(raw));
              return py::array(dt, shape, data, owner);
            })
-      .def("live_domains", [](PyWorker& w) { return w.get().live_domains(); })
-      .def("status_text", [](PyWorker& w) { return w.get().status().to_string(); })
+      .def("live_domains", [](PyWorker& w) { return w.own("live_domains()").live_domains(); })
+      .def("chip_contexts", [](PyWorker& w) { return w.own("chip_contexts()").chip_contexts(); })
+      .def("store_outputs", [](PyWorker& w) { w.own("store_outputs()").store_outputs(); })
+      .def("status_text", [](PyWorker& w) { return w.own("status()").status().to_string(); })
       .def("status",
            [](PyWorker& w) {
-             const WorkerStatus s = w.get().status();
+             const WorkerStatus s = w.own("status()").status();
              py::list children;
              for (const ChildStatus& c : s.children) {
                py::dict d;
@@ -285,6 +565,7 @@ void bind_worker(py::module_& m) {
       .def_property_readonly("level", [](PyWorker& w) { return w.get().level(); })
       .def_property_readonly("chip_count", [](PyWorker& w) { return w.get().chip_count(); })
       .def_property_readonly("sub_count", [](PyWorker& w) { return w.get().sub_count(); })
+      .def_property_readonly("worker_count", [](PyWorker& w) { return w.get().worker_count(); })
       .def_property_readonly("initialized", [](PyWorker& w) { return w.worker && w.worker->initialized(); });
 }
 

@@ -2,7 +2,9 @@
 // nothing links against; strata dlopen()s it in the parent and in every chip.
 #include <chrono>
 #include <cstdint>
+#include <stdexcept>
 #include <strata/kernel.hpp>
+#include <string>
 #include <thread>
 
 // x[i] *= a, with x an f32 tensor and a the f32 scalar 0.
@@ -27,3 +29,9 @@ STRATA_KERNEL(py_sleep) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ctx.scalar<int64_t>(0)));
   ctx.data<int64_t>(0)[0] += 1;
 }
+
+// Throws std::runtime_error("py_fail <scalar 0>").
+STRATA_KERNEL(py_fail) { throw std::runtime_error("py_fail " + std::to_string(ctx.scalar<int64_t>(0))); }
+
+// Sleeps for the i64 scalar 0 milliseconds (a task to time out).
+STRATA_KERNEL(py_sleep_ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ctx.scalar<int64_t>(0))); }

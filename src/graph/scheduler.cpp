@@ -322,7 +322,22 @@ void Scheduler::acquire_slot(const char* what) {
         std::string(what) + ": the task ring has been full (" + std::to_string(ring_.capacity()) +
         " tasks in flight) for " + std::to_string(opts_.submit_timeout_ns / 1000000) +
         " ms; raise WorkerOptions::memory.task_ring (STRATA_TASK_RING) or WorkerOptions::timeouts.submit "
-        "(STRATA_SUBMIT_TIMEOUT_MS), or check for tasks that cannot finish");
+        "(STRATA_SUBMIT_TIMEOUT_MS), or check for tasks that cannot finish" +
+        oldest_unfinished());
+}
+
+std::string Scheduler::oldest_unfinished() const {
+  for (uint64_t id = ring_.tail(); id < ring_.next(); ++id) {
+    const Record& t = record(id);
+    if (t.finished) continue;
+    std::string out = "; the oldest unfinished task is #" + std::to_string(id);
+    if (t.name) out += " '" + *t.name + "'";
+    if (!t.pushed) return out + ", not yet pushed (waiting for its producers or for room on its child)";
+    out += ", pushed to ";
+    for (size_t i = 0; i < t.members.size(); ++i) out += (i ? ", " : "") + link_.name(t.kind, t.members[i]);
+    return out + " (Worker::status() shows what each child is doing)";
+  }
+  return {};
 }
 
 void* Scheduler::heap_alloc(size_t bytes, const char* what) {
@@ -344,7 +359,8 @@ void* Scheduler::heap_alloc(size_t bytes, const char* what) {
   throw TimeoutError(std::string(what) + ": the run heap has no room for " + std::to_string(bytes) + " bytes (" +
                      std::to_string(heap_.used()) + " of " + std::to_string(heap_.capacity()) +
                      " bytes held by open scopes or unfinished tasks); raise WorkerOptions::memory.heap_bytes "
-                     "(STRATA_HEAP_BYTES) or close scopes sooner");
+                     "(STRATA_HEAP_BYTES) or close scopes sooner" +
+                     oldest_unfinished());
 }
 
 void Scheduler::drain() {

@@ -172,6 +172,9 @@ class Scheduler {
 
   void validate(const Submission& s) const;
   void acquire_slot(const char* what);
+  /// "; the oldest unfinished task is #7 'step', pushed to chip 1" (or "waiting for its producers"),
+  /// for a back-pressure timeout: where the work that holds the ring or the heap is stuck.
+  std::string oldest_unfinished() const;
   void* heap_alloc(size_t bytes, const char* what);
   void make_eligible(Record& t);
   void pump();

@@ -39,6 +39,9 @@ STRATA_KERNEL(et_int) {
   throw 42;
 }
 STRATA_KERNEL(et_long) { throw std::runtime_error(pattern(static_cast<size_t>(ctx.scalar<int64_t>(0)))); }
+STRATA_KERNEL(et_host_error_kernel) {
+  throw strata::HostError("IndexError", "block " + std::to_string(ctx.block_idx()));
+}
 STRATA_KERNEL(et_block) {
   if (ctx.block_idx() == 2) throw errtest::SentinelError("block two");
 }
@@ -110,6 +113,21 @@ TEST_F(ErrorTest, AHostErrorNamesItsOwnType) {
   EXPECT_EQ(e->error_type(), "ZeroDivisionError");
   EXPECT_EQ(e->message(), "division by zero");
   STRATA_EXPECT_CONTAINS(e->what(), "'et_host_error' failed on sub 0: ZeroDivisionError: division by zero");
+  w.close();
+}
+
+// A kernel's HostError crosses the kernel C ABI with its own type name, as a host callable's does (the
+// Python binding's kernels report "IndexError", not "strata::HostError").
+TEST_F(ErrorTest, AKernelsHostErrorNamesItsOwnType) {
+  strata::Worker w({.chips = 1});
+  auto k = w.register_kernel("et_host_error_kernel");
+  w.init();
+  auto e = capture<strata::TaskError>([&] { w.run([&](strata::Orchestrator& o) { o.submit(k, TaskArgs(), {}, 0); }); },
+                                      "a kernel's HostError");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->error_type(), "IndexError");
+  EXPECT_EQ(e->message(), "block 0");
+  EXPECT_EQ(e->child_kind(), strata::ChildKind::Chip);
   w.close();
 }
 

@@ -437,6 +437,8 @@ TEST_F(GraphTest, FullTaskRingTimesOutNamingTheKnobAndTheWorkerStaysUsable) {
   ASSERT_TRUE(err);
   EXPECT_EQ(timeout_message, err->what()) << "run() must rethrow what the orchestration function threw";
   STRATA_EXPECT_CONTAINS(timeout_message, "WorkerOptions::memory.task_ring");
+  // Task #1 went to chip 0 and blocks there: the message says where the ring is stuck.
+  STRATA_EXPECT_CONTAINS(timeout_message, "the oldest unfinished task is #1 'g_block_until_flag', pushed to chip 0");
   EXPECT_GE(submitted, 1u);
   EXPECT_LT(submitted, 1000u) << "a ring of 8 never filled up";
   // run() drained before it rethrew: every task that was submitted ran.

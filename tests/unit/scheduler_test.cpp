@@ -300,6 +300,7 @@ TEST_F(SchedulerTest, FullRingTimesOutNamingTheKnob) {
     ADD_FAILURE() << "no back-pressure timeout";
   } catch (const TimeoutError& e) {
     EXPECT_NE(std::string(e.what()).find("task_ring"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("the oldest unfinished task is #1"), std::string::npos) << e.what();
   }
   link_->stall = false;
   sched_->drain();
