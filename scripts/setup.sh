@@ -16,9 +16,10 @@ fi
 # libgtest-dev + googletest: the tests; nlohmann-json3-dev: the trace the runtime writes, `strata trace`,
 # and the JSON the tool and the benchmarks print; libcli11-dev: the command-line flags of the tool and
 # the benchmarks; python3: the SVG check; python3-dev, pybind11-dev, python3-numpy, python3-pytest: the
-# Python package (python/) and its tests, built for Debian's interpreter.
+# Python package (python/) and its tests, built for Debian's interpreter; libopenblas0: numpy's BLAS with
+# a thread pool, as users have it (the tests fork after `import numpy` started it).
 packages=(cmake ninja-build g++ libgtest-dev googletest nlohmann-json3-dev libcli11-dev python3 python3-dev
-          pybind11-dev python3-numpy python3-pytest)
+          pybind11-dev python3-numpy python3-pytest libopenblas0)
 cmake_minimum=3.25
 
 # Fails unless `cmake` is at least $cmake_minimum, saying which one was found and what to do.

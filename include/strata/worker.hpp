@@ -133,6 +133,10 @@ struct WorkerOptions {
   std::string trace_path = {};
   /// Called on the Worker's thread while a run waits, at most every 200 ms (progress lines).
   std::function<void(const RunProgress&)> on_progress = {};
+  /// Called on the Worker's thread while a run waits (back-pressure, domain requests, copies, the
+  /// drain), at most every 50 ms: where a front end looks for an interrupt (Python's Ctrl-C) and calls
+  /// Worker::cancel_run(). Must not throw.
+  std::function<void()> on_wait = {};
   /// Fail fast: once a task of a run has failed, the next submit throws the run's TaskError and tasks
   /// not yet pushed to a child are cancelled. false: every task that does not depend on the failure
   /// still runs.
@@ -237,6 +241,13 @@ class Worker {
   /// then describes the new one); domains that had a dead member are freed and their handles throw.
   /// UsageError inside a run, or in a process running other threads unless allow_threads.
   void respawn();
+  /// Stops the run in progress; call it on the Worker's thread, from the orchestration function or from
+  /// on_wait / on_progress. Tasks not yet pushed to a child are cancelled, and every child that owes a
+  /// task or a request is declared lost — killed and reaped, as a running kernel cannot be stopped midway
+  /// — which fails what it owed. Later submits of the run throw Error; the drain ends at once and run()
+  /// throws (what the orchestration function threw, else the run's failure). respawn() restarts the
+  /// killed children. UsageError outside a run.
+  void cancel_run(const std::string& reason);
   /// Frees the domains left, shuts every child down, reaps it (killing it after timeouts.close) and unmaps
   /// everything. Nothing a child did makes it throw: a first call outside run() always returns, leaving no
   /// process and no mapping behind. Misuse throws UsageError and changes nothing: a second call, or a

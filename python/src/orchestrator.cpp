@@ -114,7 +114,10 @@ void bind_orchestrator(py::module_& m) {
           [](PyOrchestrator& o, Kernel kernel, const py::handle& args, int worker, uint32_t block_dim,
              const py::object& timeout) {
             PyTaskArgs& a = task_args(args);
-            TaskRef r = o.get().submit(kernel, a.args, call_config(block_dim, timeout), worker);
+            const CallConfig cfg = call_config(block_dim, timeout);
+            TaskRef r = blocking(o, [&, copy = a.args](Orchestrator& orch) mutable {
+              return orch.submit(kernel, std::move(copy), cfg, worker);
+            });
             keep(o, args);
             return task_ref(std::move(r));
           },
@@ -125,7 +128,10 @@ void bind_orchestrator(py::module_& m) {
           [](PyOrchestrator& o, OrchFn fn, const py::handle& args, int worker, uint32_t block_dim,
              const py::object& timeout) {
             PyTaskArgs& a = task_args(args);
-            TaskRef r = o.get().submit(fn, a.args, call_config(block_dim, timeout), worker);
+            const CallConfig cfg = call_config(block_dim, timeout);
+            TaskRef r = blocking(o, [&, copy = a.args](Orchestrator& orch) mutable {
+              return orch.submit(fn, std::move(copy), cfg, worker);
+            });
             keep(o, args);
             return task_ref(std::move(r));
           },
@@ -136,7 +142,10 @@ void bind_orchestrator(py::module_& m) {
           [](PyOrchestrator& o, HostFn fn, const py::handle& args, int worker, uint32_t block_dim,
              const py::object& timeout) {
             PyTaskArgs& a = task_args(args);
-            TaskRef r = o.get().submit_host(fn, a.args, call_config(block_dim, timeout), worker);
+            const CallConfig cfg = call_config(block_dim, timeout);
+            TaskRef r = blocking(o, [&, copy = a.args](Orchestrator& orch) mutable {
+              return orch.submit_host(fn, std::move(copy), cfg, worker);
+            });
             keep(o, args);
             return task_ref(std::move(r));
           },
@@ -151,8 +160,10 @@ void bind_orchestrator(py::module_& m) {
               if (a.is_none()) throw UsageError("submit_group: None among the TaskArgs");
               parts.push_back(task_args(a).args);
             }
-            TaskRef r =
-                o.get().submit_group(kernel, std::move(parts), call_config(block_dim, timeout), std::move(workers));
+            const CallConfig cfg = call_config(block_dim, timeout);
+            TaskRef r = blocking(o, [&](Orchestrator& orch) {
+              return orch.submit_group(kernel, std::move(parts), cfg, std::move(workers));
+            });
             for (const py::handle a : args) keep(o, a);
             return task_ref(std::move(r));
           },
@@ -161,11 +172,12 @@ void bind_orchestrator(py::module_& m) {
       .def(
           "alloc",
           [](PyOrchestrator& o, const std::vector<int64_t>& shape, const py::object& dtype) {
-            Orchestrator& orch = o.get();
             // Orchestrator::alloc takes an initializer_list: allocate flat, then give the shape.
             int64_t count = 1;
             for (int64_t d : shape) count *= d;
-            Tensor t = orch.alloc({count}, to_dtype(dtype));
+            const DType dt = to_dtype(dtype);
+            // It may wait for the heap to free.
+            Tensor t = blocking(o, [&](Orchestrator& orch) { return orch.alloc({count}, dt); });
             return Tensor::make(t.data, shape, t.dtype);
           },
           py::arg("shape"), py::arg("dtype"))
@@ -175,8 +187,10 @@ void bind_orchestrator(py::module_& m) {
           "allocate_domain",
           [](PyOrchestrator& o, std::string name, std::vector<int> workers, size_t window_size,
              std::vector<BufferSpec> buffers) {
-            Domain d = o.get().allocate_domain(
-                DomainSpec{std::move(name), std::move(workers), window_size, std::move(buffers)});
+            Domain d = blocking(o, [&](Orchestrator& orch) {
+              return orch.allocate_domain(
+                  DomainSpec{std::move(name), std::move(workers), window_size, std::move(buffers)});
+            });
             auto h = std::make_unique<PyDomain>();
             h->domain = std::move(d);
             h->worker = o.worker;
@@ -192,7 +206,7 @@ void bind_orchestrator(py::module_& m) {
             if (bytes != b.nbytes())
               throw UsageError("copy_to: the array has " + std::to_string(bytes) + " bytes, the buffer '" + b.name +
                                "' " + std::to_string(b.nbytes()));
-            o.get().copy_to(b, info.ptr, bytes);
+            blocking(o, [&](Orchestrator& orch) { orch.copy_to(b, info.ptr, bytes); });
           },
           py::arg("dst"), py::arg("src"), "Copies a numpy array into a chip's domain buffer (the same byte count).")
       .def(
@@ -204,14 +218,15 @@ void bind_orchestrator(py::module_& m) {
             if (bytes != b.nbytes())
               throw UsageError("copy_from: the array has " + std::to_string(bytes) + " bytes, the buffer '" + b.name +
                                "' " + std::to_string(b.nbytes()));
-            o.get().copy_from(info.ptr, b, bytes);
+            blocking(o, [&](Orchestrator& orch) { orch.copy_from(info.ptr, b, bytes); });
           },
           py::arg("dst"), py::arg("src"), "Copies a chip's domain buffer into a numpy array (the same byte count).")
       .def(
           "allreduce",
           [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, ReduceOp op, uint32_t block_dim,
              const py::object& timeout) {
-            return task_ref(o.get().allreduce(d.domain, buffer, op, call_config(block_dim, timeout)));
+            const CallConfig cfg = call_config(block_dim, timeout);
+            return task_ref(blocking(o, [&](Orchestrator& orch) { return orch.allreduce(d.domain, buffer, op, cfg); }));
           },
           py::arg("domain"), py::arg("buffer"), py::arg("op") = ReduceOp::Sum, py::arg("block_dim") = 1,
           py::arg("timeout") = py::none())
@@ -219,7 +234,9 @@ void bind_orchestrator(py::module_& m) {
           "reduce_scatter",
           [](PyOrchestrator& o, const PyDomain& d, const std::string& send, const std::string& recv, ReduceOp op,
              uint32_t block_dim, const py::object& timeout) {
-            return task_ref(o.get().reduce_scatter(d.domain, send, recv, op, call_config(block_dim, timeout)));
+            const CallConfig cfg = call_config(block_dim, timeout);
+            return task_ref(
+                blocking(o, [&](Orchestrator& orch) { return orch.reduce_scatter(d.domain, send, recv, op, cfg); }));
           },
           py::arg("domain"), py::arg("send"), py::arg("recv"), py::arg("op") = ReduceOp::Sum, py::arg("block_dim") = 1,
           py::arg("timeout") = py::none())
@@ -227,7 +244,9 @@ void bind_orchestrator(py::module_& m) {
           "broadcast",
           [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, int root, uint32_t block_dim,
              const py::object& timeout) {
-            return task_ref(o.get().broadcast(d.domain, buffer, root, call_config(block_dim, timeout)));
+            const CallConfig cfg = call_config(block_dim, timeout);
+            return task_ref(
+                blocking(o, [&](Orchestrator& orch) { return orch.broadcast(d.domain, buffer, root, cfg); }));
           },
           py::arg("domain"), py::arg("buffer"), py::arg("root"), py::arg("block_dim") = 1,
           py::arg("timeout") = py::none())
@@ -235,14 +254,16 @@ void bind_orchestrator(py::module_& m) {
           "allgather",
           [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, uint32_t block_dim,
              const py::object& timeout) {
-            return task_ref(o.get().allgather(d.domain, buffer, call_config(block_dim, timeout)));
+            const CallConfig cfg = call_config(block_dim, timeout);
+            return task_ref(blocking(o, [&](Orchestrator& orch) { return orch.allgather(d.domain, buffer, cfg); }));
           },
           py::arg("domain"), py::arg("buffer"), py::arg("block_dim") = 1, py::arg("timeout") = py::none())
       .def(
           "alltoall",
           [](PyOrchestrator& o, const PyDomain& d, const std::string& send, const std::string& recv, uint32_t block_dim,
              const py::object& timeout) {
-            return task_ref(o.get().alltoall(d.domain, send, recv, call_config(block_dim, timeout)));
+            const CallConfig cfg = call_config(block_dim, timeout);
+            return task_ref(blocking(o, [&](Orchestrator& orch) { return orch.alltoall(d.domain, send, recv, cfg); }));
           },
           py::arg("domain"), py::arg("send"), py::arg("recv"), py::arg("block_dim") = 1,
           py::arg("timeout") = py::none())

@@ -38,7 +38,15 @@ Worker& PyWorker::get() {
     return *child;
   }
   if (!worker) throw UsageError("this Worker is closed");
+  check_thread();
   return *worker;
+}
+
+void PyWorker::check_thread() const {
+  if (busy != 0 && busy_thread != std::this_thread::get_id())
+    throw UsageError(
+        "this Worker is busy in another thread (in run() or close()); a Worker is driven from one thread "
+        "at a time");
 }
 
 Worker& PyWorker::own(const char* what) {
@@ -64,6 +72,7 @@ Orchestrator& PyOrchestrator::get() {
     throw UsageError(
         "this Orchestrator belongs to a run() that has returned; use the one run() passes to the "
         "orchestration function, inside it");
+  py_worker().check_thread();  // (a child Worker's orchestration call has a bare PyWorker: no get())
   return *orch;
 }
 
@@ -329,7 +338,11 @@ void PyWorker::close() {
 
 void PyWorker::release() {
   if (worker) {
-    worker->close();
+    {
+      Busy in_use(*this);
+      py::gil_scoped_release release;  // close() waits for the children to exit
+      worker->close();
+    }
     worker.reset();
   }
   // The chips are gone: their Python kernels' places are free again, and no output is stored any more.
@@ -407,6 +420,9 @@ void bind_worker(py::module_& m) {
              o.bringup = to_bringup(bringup, outputs);
              auto w = std::make_unique<PyWorker>();
              if (parent.is_none()) {
+               w->allow_threads = allow_threads;
+               // The Worker is owned by the PyWorker: the hook never outlives it.
+               o.on_wait = [pw = w.get()] { pw->on_wait(); };
                w->worker = std::make_unique<Worker>(std::move(o));
                w->bringup_outputs = std::move(outputs);
                return w;
@@ -441,16 +457,21 @@ void bind_worker(py::module_& m) {
                      [fn = std::move(fn)](Orchestrator& o, const TaskContext& ctx) { orch_call(fn, o, ctx); },
                      std::move(name));
            })
-      // init() and respawn() fork with the GIL held on purpose (see the file comment).
+      // init() and respawn() fork with the GIL held on purpose (see the file comment), inside a ForkGuard
+      // (processes.cpp: OpenBLAS's pool stopped, children ignoring SIGINT); threads are counted after.
       .def("init",
            [](PyWorker& w) {
              Worker& worker = w.own("init()");
+             ForkGuard guard;
+             check_threads("init()", w.allow_threads);
              ForkingChildren forking;
              worker.init();
            })
       .def("respawn",
            [](PyWorker& w) {
              Worker& worker = w.own("respawn()");
+             ForkGuard guard;
+             check_threads("respawn()", w.allow_threads);
              ForkingChildren forking;
              worker.respawn();
            })
@@ -458,23 +479,43 @@ void bind_worker(py::module_& m) {
            [](py::object self, const py::object& fn) {
              PyWorker& w = self.cast<PyWorker&>();
              Worker& worker = w.own("run()");
+             Busy busy(w);
+             w.interrupt.reset();
+             w.cancelled = false;
              auto orch = std::make_unique<PyOrchestrator>();
              orch->worker = self;
              py::object porch = py::cast(std::move(orch));
+             auto end = [&] {
+               porch.cast<PyOrchestrator&>().orch = nullptr;
+               w.run_keep.clear();
+             };
              try {
                py::gil_scoped_release release;
                worker.run([&](Orchestrator& o) {
                  py::gil_scoped_acquire gil;
                  porch.cast<PyOrchestrator&>().orch = &o;
-                 fn(porch);
+                 try {
+                   fn(porch);
+                 } catch (py::error_already_set& e) {
+                   // Ctrl-C while the function ran Python code: stop the run too, not just the function.
+                   if (!w.cancelled && e.matches(PyExc_KeyboardInterrupt)) {
+                     w.cancelled = true;
+                     worker.cancel_run("KeyboardInterrupt");
+                   }
+                   throw;
+                 }
                });
+             } catch (py::error_already_set&) {
+               end();
+               if (w.interrupt) w.raise_interrupt();  // the function swallowed it, or raised another
+               throw;
              } catch (...) {
-               porch.cast<PyOrchestrator&>().orch = nullptr;
-               w.run_keep.clear();
+               end();
+               if (w.cancelled) w.raise_interrupt();  // the run's failure is the cancellation's doing
                throw;
              }
-             porch.cast<PyOrchestrator&>().orch = nullptr;
-             w.run_keep.clear();
+             end();
+             if (w.cancelled) w.raise_interrupt();  // Ctrl-C during the drain, with nothing left to fail
            })
       .def("close", &PyWorker::close)
       .def_property_readonly("closed", [](const PyWorker& w) { return !w.root().worker; })

@@ -3,6 +3,7 @@
 import os
 import time
 
+import numpy  # noqa: F401  (its BLAS may start a thread pool at import: before any test counts threads)
 import pytest
 
 

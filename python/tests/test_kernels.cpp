@@ -22,6 +22,14 @@ STRATA_KERNEL(py_add) {
   for (size_t i = ctx.block_idx(); i < ctx.tensor(0).numel(); i += ctx.block_dim()) y[i] = x[i] + b;
 }
 
+// Sleeps for the i64 scalar 0 milliseconds (once, in block 0), then adds 1 to the i64 tensor 0's first
+// element: a slow task whose runs can be counted.
+STRATA_KERNEL(py_sleep) {
+  if (ctx.block_idx() != 0) return;
+  std::this_thread::sleep_for(std::chrono::milliseconds(ctx.scalar<int64_t>(0)));
+  ctx.data<int64_t>(0)[0] += 1;
+}
+
 // Throws std::runtime_error("py_fail <scalar 0>").
 STRATA_KERNEL(py_fail) { throw std::runtime_error("py_fail " + std::to_string(ctx.scalar<int64_t>(0))); }
 

@@ -32,16 +32,22 @@ def child(w, kind, index):
 
 
 def add_one(ctx):
-    ctx.tensor(0)[:] += 1
+    for i in range(ctx.tensor_count):
+        ctx.tensor(i)[:] += 1
 
 
 def run_everywhere(w, scale, host, x, n):
-    """Scales x by 2 on every chip, then adds 1 on the sub."""
+    """Scales x by 2 on every chip, then adds 1 on the sub. Dependencies are tracked per base address, so
+    the host task names each chip's slice (a tensor over all of x would not wait for the slices)."""
 
     def orch(o):
-        for chip in range(w.chip_count):
-            o.submit(scale, strata.TaskArgs().inout(x[chip * n : (chip + 1) * n]).scalar(2.0), worker=chip)
-        o.submit_host(host, strata.TaskArgs().inout(x))
+        parts = [x[chip * n : (chip + 1) * n] for chip in range(w.chip_count)]
+        for chip, part in enumerate(parts):
+            o.submit(scale, strata.TaskArgs().inout(part).scalar(2.0), worker=chip)
+        args = strata.TaskArgs()
+        for part in parts:
+            args.inout(part)
+        o.submit_host(host, args)
 
     w.run(orch)
 

@@ -77,6 +77,7 @@ Scheduler::Scheduler(Link& link, ipc::Board* board, memory::HeapRing heap, const
 
 void Scheduler::begin_run() {
   failure_.reset();
+  cancelled_.clear();
   run_first_ = ring_.next();
   finished_count_ = 0;
   scope_depth_ = 0;
@@ -185,6 +186,7 @@ void Scheduler::validate(const Submission& s) const {
 }
 
 TaskRef Scheduler::submit(const Submission& s) {
+  throw_if_cancelled(s.what);
   if (failure_ && opts_.fail_fast) throw_failure();
   validate(s);
   acquire_slot(s.what);
@@ -193,7 +195,8 @@ TaskRef Scheduler::submit(const Submission& s) {
     for (size_t i = 0; i < a.tensor_count(); ++i)
       if (a.tag(i) == Tag::Output && a.tensor(i).data == nullptr)
         a.tensor(i).data = heap_alloc(a.tensor(i).nbytes(), s.what);
-  // Waiting for room may have delivered the run's first failure.
+  // Waiting for room may have delivered the run's first failure, or cancelled it.
+  throw_if_cancelled(s.what);
   if (failure_ && opts_.fail_fast) throw_failure();
 
   const uint64_t id = ring_.acquire();
@@ -270,9 +273,11 @@ TaskRef Scheduler::submit(const Submission& s) {
 }
 
 Tensor Scheduler::alloc(std::span<const int64_t> shape, DType dtype) {
+  throw_if_cancelled("alloc");
   if (failure_ && opts_.fail_fast) throw_failure();
   Tensor t = Tensor::make(nullptr, shape, dtype);
   t.data = heap_alloc(t.nbytes(), "alloc");
+  throw_if_cancelled("alloc");
   return t;
 }
 
@@ -628,7 +633,8 @@ void Scheduler::finish(Record& t) {
     r.producers.clear();
   });
   heap_.reclaim(ring_.tail());
-  if (failed && opts_.fail_fast && !cancelling_) cancel_unpushed();
+  if (failed && opts_.fail_fast && !cancelling_)
+    cancel_unpushed("not run: the run failed at task #" + std::to_string(failure_->task));
 }
 
 size_t Scheduler::unfinished(std::vector<PendingTask>* out, size_t limit) const {
@@ -653,9 +659,17 @@ size_t Scheduler::unfinished(std::vector<PendingTask>* out, size_t limit) const 
   return n;
 }
 
-void Scheduler::cancel_unpushed() {
+void Scheduler::cancel(const std::string& reason) {
+  cancelled_ = reason;
+  if (!cancelling_) cancel_unpushed("not run: the run was cancelled (" + reason + ")");
+}
+
+void Scheduler::throw_if_cancelled(const char* what) const {
+  if (!cancelled_.empty()) throw Error(std::string(what) + ": the run was cancelled (" + cancelled_ + ")");
+}
+
+void Scheduler::cancel_unpushed(const std::string& msg) {
   cancelling_ = true;
-  const std::string msg = "not run: the run failed at task #" + std::to_string(failure_->task);
   const uint64_t end = ring_.next();
   for (uint64_t id = ring_.tail(); id < end; ++id) {
     if (!ring_.live(id)) continue;

@@ -99,6 +99,9 @@ class Scheduler {
   void scope_close(uint32_t depth);
   /// Waits until every task of the run has finished.
   void drain();
+  /// Cancels the run: every task not yet pushed finishes as cancelled, and later submits and allocs of
+  /// the run throw Error saying `reason` (Worker::cancel_run kills the children that owe the rest).
+  void cancel(const std::string& reason);
   /// Waits until task `id` has finished (or is not live).
   void wait_finished(uint64_t id);
   /// Waits until every task an access of `base` must follow has finished (copies: `write` for copy_to).
@@ -120,6 +123,8 @@ class Scheduler {
   const std::optional<RunFailure>& failure() const noexcept { return failure_; }
   /// The run's failure as the exception run() throws.
   [[noreturn]] void throw_failure() const;
+  /// Throws Error if the run was cancelled.
+  void throw_if_cancelled(const char* what) const;
   bool empty() const noexcept { return ring_.empty(); }
   uint64_t in_flight() const noexcept { return ring_.in_flight(); }
   const TaskRing& ring() const noexcept { return ring_; }
@@ -179,7 +184,7 @@ class Scheduler {
   void part_finished(Record& t, Outcome outcome, std::string error, ChildKind kind, int child,
                      std::string error_type = {}, std::vector<Frame> inner = {});
   void finish(Record& t);
-  void cancel_unpushed();
+  void cancel_unpushed(const std::string& msg);
   /// Waits for progress while `pending()`; throws TimeoutError naming `knob` past `deadline_ns` (< 0: none).
   template <class Pending>
   void wait_while(Pending&& pending, int64_t deadline_ns);
@@ -210,6 +215,7 @@ class Scheduler {
   std::unordered_map<uint64_t, Outcome> failed_retired_;  // tasks of this run that failed and retired
   std::optional<RunFailure> failure_;
   bool cancelling_ = false;
+  std::string cancelled_;  // why the run was cancelled; empty: it was not
   uint32_t scope_depth_ = 0;
   int rr_[3] = {0, 0, 0};  // round-robin start for kAnyWorker
 };

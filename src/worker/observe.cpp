@@ -112,6 +112,7 @@ void WorkerImpl::begin_watch(int64_t now) {
 
 void WorkerImpl::on_tick(int64_t now) {
   if (!in_run_) return;
+  if (opts_.on_wait) opts_.on_wait();
   const uint64_t mark = sup_->delivered() + sched_->submitted();
   if (mark != progress_mark_) {
     progress_mark_ = mark;

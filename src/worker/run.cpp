@@ -67,6 +67,14 @@ void WorkerImpl::run(const std::function<void(Orchestrator&)>& fn) {
     throw ChildDiedError("run(): " + sup_->gone_text(*c) + "; call respawn() to restart it, or close() this Worker");
 }
 
+void WorkerImpl::cancel_run(const std::string& reason) {
+  if (!in_run_) throw UsageError("cancel_run() outside run(): there is no run to cancel");
+  // Cancel first, so no task is pushed to a survivor while the others are being killed.
+  sched_->cancel(reason);
+  for (supervisor::Child& c : sup_->children())
+    if (c.alive() && !c.inflight.empty()) sup_->declare_lost(c, "the run was cancelled (" + reason + ")");
+}
+
 TaskRef WorkerImpl::submit(ChildKind kind, uint32_t callable, std::span<TaskArgs> parts, const CallConfig& cfg,
                            std::span<const int> members, uint64_t run, const char* what) {
   check_in_run(run, what);

@@ -30,6 +30,7 @@ void Worker::init() { impl_->init(); }
 void Worker::run(const std::function<void(Orchestrator&)>& fn) { impl_->run(fn); }
 void Worker::respawn() { impl_->respawn(); }
 void Worker::close() { impl_->close(); }
+void Worker::cancel_run(const std::string& reason) { impl_->cancel_run(reason); }
 RawBuffer Worker::create_raw_buffer(size_t bytes) { return impl_->create_raw_buffer(bytes); }
 const std::vector<ChipContext>& Worker::chip_contexts() const { return impl_->chip_contexts(); }
 void Worker::store_outputs() { impl_->store_outputs(); }

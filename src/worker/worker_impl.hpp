@@ -67,6 +67,7 @@ class WorkerImpl final : private supervisor::Events, private graph::Link {
   void run(const std::function<void(Orchestrator&)>& fn);
   void close();
   void respawn();
+  void cancel_run(const std::string& reason);
   RawBuffer create_raw_buffer(size_t bytes);
 
   // Through the Orchestrator (run.cpp).

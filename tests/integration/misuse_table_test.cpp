@@ -250,6 +250,8 @@ const std::vector<Case>& cases() {
        }},
       {"RespawnInsideRun", Throws::Usage, "respawn() inside run()",
        [](Env& e) { e.run([&](strata::Orchestrator&) { e.w->respawn(); }); }},
+      {"CancelRunOutsideRun", Throws::Usage, "cancel_run() outside run()",
+       [](Env& e) { e.w->cancel_run("no run"); }},
       {"RunInsideRun", Throws::Usage, "run() inside run()",
        [](Env& e) { e.run([&](strata::Orchestrator&) { e.w->run([](strata::Orchestrator&) {}); }); }},
       {"CloseInsideRun", Throws::Usage, "close() inside run()",

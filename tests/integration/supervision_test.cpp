@@ -365,6 +365,73 @@ TEST_F(SupervisionTest, WithoutFailFastEveryIndependentTaskRuns) {
   w.close();
 }
 
+// ---- cancel_run --------------------------------------------------------------------------------------
+
+// What a front end does on Ctrl-C: cancel_run() from WorkerOptions::on_wait. Without fail_fast, so the
+// cancellation alone stops what was not pushed; the idle chip is left alone, the busy one is killed.
+TEST_F(SupervisionTest, CancelRunFromOnWaitStopsTheRunAndRespawnRestoresIt) {
+  strata::Worker* self = nullptr;
+  bool cancel = false;
+  strata::WorkerOptions opts{.chips = 2, .fail_fast = false, .memory = {.task_ring = 4}};
+  opts.on_wait = [&] {
+    if (cancel && self != nullptr) {
+      cancel = false;
+      self->cancel_run("test");
+    }
+  };
+  strata::Worker w(std::move(opts));
+  self = &w;
+  auto busy = w.register_kernel("s_busy_us");
+  w.init();
+  auto count = w.create_buffer<int64_t>(1);
+  zero(count);
+  constexpr int kTasks = 200;  // 200 x 20 ms, one after the other (each writes count)
+  // Waiting in the drain: the run ends at once with the killed task's failure.
+  cancel = true;
+  auto in_drain = capture<strata::Error>(
+      [&] {
+        w.run([&](strata::Orchestrator& o) {
+          for (int i = 0; i < 4; ++i) o.submit(busy, TaskArgs().inout(count.tensor()).scalar(int64_t{100000}), {}, 0);
+        });
+      },
+      "run() cancelled in its drain");
+  ASSERT_TRUE(in_drain);
+  EXPECT_LT(count[0], 4);
+  w.respawn();
+  // Waiting for room in submit: that submit throws, saying why.
+  zero(count);
+  cancel = true;
+  std::string submit_error;
+  auto in_submit = capture<strata::Error>(
+      [&] {
+        w.run([&](strata::Orchestrator& o) {
+          try {
+            for (int i = 0; i < kTasks; ++i)
+              o.submit(busy, TaskArgs().inout(count.tensor()).scalar(int64_t{20000}), {}, 0);
+          } catch (const strata::Error& e) {
+            submit_error = e.what();
+            throw;
+          }
+        });
+      },
+      "run() cancelled in a submit");
+  ASSERT_TRUE(in_submit);
+  STRATA_EXPECT_CONTAINS(submit_error, "the run was cancelled (test)");
+  EXPECT_LT(count[0], kTasks);
+  const strata::WorkerStatus st = w.status();
+  ASSERT_EQ(st.children.size(), 2u);
+  EXPECT_EQ(st.children[0].state, "lost");
+  EXPECT_EQ(st.children[1].state, "ready") << "a chip that owed nothing is not killed";
+  STRATA_EXPECT_CONTAINS(st.children[0].gone, "the run was cancelled (test)");
+  EXPECT_THROW(w.run([](strata::Orchestrator&) {}), strata::ChildDiedError);
+  w.respawn();
+  zero(count);
+  w.run([&](strata::Orchestrator& o) { o.submit(busy, TaskArgs().inout(count.tensor()).scalar(int64_t{1}), {}, 0); });
+  EXPECT_EQ(count[0], 1);
+  EXPECT_THROW(w.cancel_run("outside"), strata::UsageError);
+  w.close();
+}
+
 // ---- memory strata does not share --------------------------------------------------------------------
 
 // Regression: a std::vector made after init() was accepted; the chip wrote its private copy.
