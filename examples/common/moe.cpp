@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "moe_router.hpp"
 #include "strata/comm_kernel.hpp"
 #include "strata/strata.hpp"
 #include "workload_util.hpp"
@@ -40,29 +41,7 @@ constexpr uint32_t kSlotRows = strata::kCommUserSlotBase + 1;
 constexpr uint32_t kSlotBack = strata::kCommUserSlotBase + 2;
 constexpr std::chrono::seconds kWaitTimeout{30};
 
-// The router: logits = x·wg (wg is H x E), the two largest (ties: lower index first), softmax over them.
-[[gnu::noinline]] void route_token(const float* x, const float* wg, int64_t h, int64_t e, int32_t* idx, float* w) {
-  int32_t best = -1, second = -1;
-  float lb = 0, ls = 0;
-  for (int64_t j = 0; j < e; ++j) {
-    float l = 0;
-    for (int64_t k = 0; k < h; ++k) l += x[k] * wg[k * e + j];
-    if (best < 0 || l > lb) {
-      second = best;
-      ls = lb;
-      best = static_cast<int32_t>(j);
-      lb = l;
-    } else if (second < 0 || l > ls) {
-      second = static_cast<int32_t>(j);
-      ls = l;
-    }
-  }
-  const float e1 = std::exp(ls - lb);
-  idx[0] = best;
-  idx[1] = second;
-  w[0] = 1.0f / (1.0f + e1);
-  w[1] = e1 / (1.0f + e1);
-}
+using strata::examples::route_token;
 
 // One expert: out = relu(in·we + be), we H x H.
 [[gnu::noinline]] void expert_forward(const float* in, const float* we, const float* be, int64_t h, float* out) {

@@ -8,34 +8,9 @@
 #include <strata/kernel.hpp>
 #include <vector>
 
-namespace {
+#include "moe_router.hpp"
 
-// The router of moe.py: logits = x·wg (wg is H x E), the two largest (ties: lower index first), softmax
-// over the two. The same rule as examples/common/moe.cpp.
-void route_token(const float* x, const float* wg, int64_t h, int64_t e, int32_t* idx, float* w) {
-  int32_t best = -1, second = -1;
-  float lb = 0, ls = 0;
-  for (int64_t j = 0; j < e; ++j) {
-    float l = 0;
-    for (int64_t k = 0; k < h; ++k) l += x[k] * wg[k * e + j];
-    if (best < 0 || l > lb) {
-      second = best;
-      ls = lb;
-      best = static_cast<int32_t>(j);
-      lb = l;
-    } else if (second < 0 || l > ls) {
-      second = static_cast<int32_t>(j);
-      ls = l;
-    }
-  }
-  const float e1 = __builtin_expf(ls - lb);
-  idx[0] = best;
-  idx[1] = second;
-  w[0] = 1.0f / (1.0f + e1);
-  w[1] = e1 / (1.0f + e1);
-}
-
-}  // namespace
+using strata::examples::route_token;
 
 // x[i] *= a. Tensors: x (INOUT, f32). Scalars: a (f32). Blocks split the elements.
 STRATA_KERNEL(pyex_scale) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "bindings.hpp"
@@ -66,6 +67,23 @@ py::dict task_ref(TaskRef&& r) {
   return d;
 }
 
+// One task on one child: a kernel or an orchestration function (submit), or a host callable (submit_host).
+// The TaskArgs is copied with the GIL held; the submit, which may wait for back-pressure, runs without it.
+template <class Fn>
+py::dict submit_one(PyOrchestrator& o, Fn fn, const py::handle& args, int worker, uint32_t block_dim,
+                    const py::object& timeout) {
+  PyTaskArgs& a = task_args(args);
+  const CallConfig cfg = call_config(block_dim, timeout);
+  TaskRef r = blocking(o, [&, copy = a.args](Orchestrator& orch) mutable {
+    if constexpr (std::is_same_v<Fn, HostFn>)
+      return orch.submit_host(fn, std::move(copy), cfg, worker);
+    else
+      return orch.submit(fn, std::move(copy), cfg, worker);
+  });
+  keep(o, args);
+  return task_ref(std::move(r));
+}
+
 const DomainBuffer& checked_buffer(const py::handle& obj, const char* what) {
   if (!py::isinstance<DomainBuffer>(obj))
     throw UsageError(std::string(what) + ": the domain end must be a domain buffer (tp[chip].buffer(name))");
@@ -109,48 +127,13 @@ void bind_orchestrator(py::module_& m) {
       });
 
   py::class_<PyOrchestrator>(m, "Orchestrator", "Builds the graph of one run; valid only inside that run().")
-      .def(
-          "submit",
-          [](PyOrchestrator& o, Kernel kernel, const py::handle& args, int worker, uint32_t block_dim,
-             const py::object& timeout) {
-            PyTaskArgs& a = task_args(args);
-            const CallConfig cfg = call_config(block_dim, timeout);
-            TaskRef r = blocking(o, [&, copy = a.args](Orchestrator& orch) mutable {
-              return orch.submit(kernel, std::move(copy), cfg, worker);
-            });
-            keep(o, args);
-            return task_ref(std::move(r));
-          },
-          py::arg("kernel"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("block_dim") = 1,
-          py::arg("timeout") = py::none())
-      .def(
-          "submit",
-          [](PyOrchestrator& o, OrchFn fn, const py::handle& args, int worker, uint32_t block_dim,
-             const py::object& timeout) {
-            PyTaskArgs& a = task_args(args);
-            const CallConfig cfg = call_config(block_dim, timeout);
-            TaskRef r = blocking(o, [&, copy = a.args](Orchestrator& orch) mutable {
-              return orch.submit(fn, std::move(copy), cfg, worker);
-            });
-            keep(o, args);
-            return task_ref(std::move(r));
-          },
-          py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("block_dim") = 1,
-          py::arg("timeout") = py::none(), "An orchestration function on child Worker `worker` (a pod's run).")
-      .def(
-          "submit_host",
-          [](PyOrchestrator& o, HostFn fn, const py::handle& args, int worker, uint32_t block_dim,
-             const py::object& timeout) {
-            PyTaskArgs& a = task_args(args);
-            const CallConfig cfg = call_config(block_dim, timeout);
-            TaskRef r = blocking(o, [&, copy = a.args](Orchestrator& orch) mutable {
-              return orch.submit_host(fn, std::move(copy), cfg, worker);
-            });
-            keep(o, args);
-            return task_ref(std::move(r));
-          },
-          py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker, py::arg("block_dim") = 1,
-          py::arg("timeout") = py::none())
+      .def("submit", &submit_one<Kernel>, py::arg("kernel"), py::arg("args"), py::arg("worker") = kAnyWorker,
+           py::arg("block_dim") = 1, py::arg("timeout") = py::none())
+      .def("submit", &submit_one<OrchFn>, py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker,
+           py::arg("block_dim") = 1, py::arg("timeout") = py::none(),
+           "An orchestration function on child Worker `worker` (a pod's run).")
+      .def("submit_host", &submit_one<HostFn>, py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker,
+           py::arg("block_dim") = 1, py::arg("timeout") = py::none())
       .def(
           "submit_group",
           [](PyOrchestrator& o, Kernel kernel, const py::sequence& args, std::vector<int> workers, uint32_t block_dim,

@@ -321,6 +321,16 @@ Kernel register_py_kernel(PyWorker& w, const py::object& fn, const std::string& 
 
 std::chrono::milliseconds ms(int64_t v) { return std::chrono::milliseconds(v); }
 
+// init() and respawn() fork with the GIL held on purpose (see the file comment), inside a ForkGuard
+// (processes.cpp: OpenBLAS's pool stopped, children ignoring SIGINT); threads are counted after.
+void fork_children(PyWorker& w, const char* what, void (Worker::*start)()) {
+  Worker& worker = w.own(what);
+  ForkGuard guard;
+  check_threads(what, w.allow_threads);
+  ForkingChildren forking;
+  (worker.*start)();
+}
+
 }  // namespace
 
 PyWorker& PyWorker::root() {
@@ -457,24 +467,8 @@ void bind_worker(py::module_& m) {
                      [fn = std::move(fn)](Orchestrator& o, const TaskContext& ctx) { orch_call(fn, o, ctx); },
                      std::move(name));
            })
-      // init() and respawn() fork with the GIL held on purpose (see the file comment), inside a ForkGuard
-      // (processes.cpp: OpenBLAS's pool stopped, children ignoring SIGINT); threads are counted after.
-      .def("init",
-           [](PyWorker& w) {
-             Worker& worker = w.own("init()");
-             ForkGuard guard;
-             check_threads("init()", w.allow_threads);
-             ForkingChildren forking;
-             worker.init();
-           })
-      .def("respawn",
-           [](PyWorker& w) {
-             Worker& worker = w.own("respawn()");
-             ForkGuard guard;
-             check_threads("respawn()", w.allow_threads);
-             ForkingChildren forking;
-             worker.respawn();
-           })
+      .def("init", [](PyWorker& w) { fork_children(w, "init()", &Worker::init); })
+      .def("respawn", [](PyWorker& w) { fork_children(w, "respawn()", &Worker::respawn); })
       .def("run",
            [](py::object self, const py::object& fn) {
              PyWorker& w = self.cast<PyWorker&>();
