@@ -4,13 +4,14 @@
 // The tunables come from the one table in util/config.hpp, so nothing is listed here by hand: a tunable
 // added there shows up here. The text shows byte counts also in binary units ("268435456 (256 MiB)");
 // the JSON object's numeric defaults and values are numbers.
+#include "strata/info.hpp"
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "comm/backend.hpp"
-#include "strata/info.hpp"
 #include "strata/version.hpp"
 #include "util/config.hpp"
 #include "util/text.hpp"

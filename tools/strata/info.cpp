@@ -1,10 +1,11 @@
 // tools/strata/info.cpp — `strata info`: what this build of strata is and every knob it reads. The report
 // itself is libstrata's (info_text, info_json in strata/info.hpp), which `python3 -m strata info`
 // prints too.
+#include "strata/info.hpp"
+
 #include <cstdio>
 
 #include "cli.hpp"
-#include "strata/info.hpp"
 
 namespace strata::tool {
 
