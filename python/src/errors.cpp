@@ -29,7 +29,7 @@ PyObject* g_child_died = nullptr;
 PyObject* g_task = nullptr;
 
 void raise_task_error(const TaskError& e) {
-  py::list frames;
+  py::list chain;
   for (const Frame& f : e.frames()) {
     py::dict d;
     d["level"] = f.level;
@@ -37,23 +37,22 @@ void raise_task_error(const TaskError& e) {
     d["task_name"] = f.task_name;
     d["child_kind"] = child_kind_name(f.child_kind);
     d["child_index"] = f.child_index;
-    frames.append(d);
+    chain.append(d);
   }
   py::object exc = py::reinterpret_borrow<py::object>(g_task)(e.what());
-  exc.attr("task_id") = e.task_id();
-  exc.attr("task_name") = e.task_name();
+  exc.attr("task") = py::module_::import("strata").attr("FailedTask")(e.task_id(), e.task_name());
   exc.attr("child_kind") = child_kind_name(e.child_kind());
   exc.attr("child_index") = e.child_index();
   exc.attr("message") = e.message();
-  exc.attr("error_type") = e.error_type();
-  exc.attr("frames") = frames;
+  exc.attr("exception_type") = e.error_type();
+  exc.attr("chain") = chain;
   PyErr_SetObject(g_task, exc.ptr());
 }
 
 ChildKind child_kind_of(const std::string& name) {
   for (ChildKind k : {ChildKind::Chip, ChildKind::Sub, ChildKind::Worker})
     if (name == child_kind_name(k)) return k;
-  throw UsageError("TaskError.frames: unknown child_kind '" + name + "'");
+  throw UsageError("TaskError.chain: unknown child_kind '" + name + "'");
 }
 
 }  // namespace
@@ -62,7 +61,7 @@ bool is_task_error(const py::handle& exc) { return PyObject_IsInstance(exc.ptr()
 
 void throw_task_error(const py::handle& exc) {
   std::vector<Frame> frames;
-  for (const py::handle f : exc.attr("frames")) {
+  for (const py::handle f : exc.attr("chain")) {
     Frame fr;
     fr.level = f["level"].cast<int>();
     fr.task_id = f["task_id"].cast<uint64_t>();
@@ -71,8 +70,8 @@ void throw_task_error(const py::handle& exc) {
     fr.child_index = f["child_index"].cast<int>();
     frames.push_back(std::move(fr));
   }
-  if (frames.empty()) throw UsageError("a strata.TaskError without frames");
-  throw TaskError(std::move(frames), exc.attr("error_type").cast<std::string>(),
+  if (frames.empty()) throw UsageError("a strata.TaskError without a chain");
+  throw TaskError(std::move(frames), exc.attr("exception_type").cast<std::string>(),
                   exc.attr("message").cast<std::string>());
 }
 
@@ -89,8 +88,9 @@ void bind_errors(py::module_& m) {
   g_child_died = new_exception(m, "ChildDiedError", error.ptr(),
                                "A child process of the Worker died; every call fails until respawn() or close().");
   g_task = new_exception(m, "TaskError", error.ptr(),
-                         "run() failed because a task failed. Attributes: task_id, task_name, child_kind, "
-                         "child_index, message, error_type (a Python host callable's exception type name), frames.");
+                         "run() failed because a task failed. Attributes: task (a FailedTask: the id, with .name), "
+                         "child_kind, child_index, message, exception_type (a Python callable's exception type "
+                         "name), chain (one dict per level).");
 
   py::register_exception_translator([](std::exception_ptr p) {
     if (!p) return;

@@ -55,6 +55,25 @@ __version__ = _strata.__version__
 ANY_WORKER = -1
 
 
+class FailedTask(int):
+    """The task a TaskError is about (TaskError.task): an int, the task's id, with its name in `.name`."""
+
+    def __new__(cls, task_id: int, name: str) -> "FailedTask":
+        self = super().__new__(cls, task_id)
+        self.name = name
+        return self
+
+    @property
+    def id(self) -> int:
+        """The task's id (the int's value)."""
+        return int(self)
+
+    def __repr__(self) -> str:
+        return f"#{int(self)} '{self.name}'"
+
+    __str__ = __repr__
+
+
 @dataclasses.dataclass
 class Timeouts:
     """Bounded waits of a Worker, in milliseconds; 0 takes the default (see `strata info`)."""
@@ -266,6 +285,7 @@ __all__ = [
     "DomainBuffer",
     "DType",
     "Error",
+    "FailedTask",
     "HostFn",
     "Kernel",
     "LiveDomain",

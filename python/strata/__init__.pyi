@@ -56,16 +56,23 @@ class SystemError(Error):
 class ChildDiedError(Error):
     """A child process of the Worker died; every call fails until respawn() or close()."""
 
+class FailedTask(int):
+    """The task a TaskError is about (TaskError.task): an int, the task's id, with its name in `.name`."""
+
+    name: str
+    def __new__(cls, task_id: int, name: str) -> "FailedTask": ...
+    @property
+    def id(self) -> int: ...
+
 class TaskError(Error):
     """run() failed because a task failed."""
 
-    task_id: int
-    task_name: str
+    task: FailedTask
     child_kind: str
     child_index: int
     message: str
-    error_type: str
-    frames: List[Dict[str, Any]]
+    exception_type: str
+    chain: List[Dict[str, Any]]
 
 class Tensor:
     """A view of memory a task reads or writes (from Orchestrator.alloc)."""

@@ -72,7 +72,7 @@ def test_failed_task_run_leaves_no_live_domain():
 
         with pytest.raises(strata.TaskError) as info:
             w.run(orch)
-        assert info.value.error_type == "RuntimeError"
+        assert info.value.exception_type == "RuntimeError"
         assert w.live_domains() == []
 
 

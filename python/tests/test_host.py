@@ -55,10 +55,10 @@ def test_failing_host_callable_gives_task_error_with_the_python_type():
             w.run(lambda o: o.submit_host(h, strata.TaskArgs()))
         e = info.value
         assert isinstance(e, strata.Error)
-        assert e.error_type == "KeyError"
+        assert e.exception_type == "KeyError"
         assert "missing-key-42" in e.message and "Traceback" in e.message and "in check" in e.message
-        assert e.task_name == "check" and e.child_kind == "sub" and e.child_index == 0
-        assert e.task_id > 0 and len(e.frames) == 1 and e.frames[0]["task_id"] == e.task_id
+        assert e.task.name == "check" and e.child_kind == "sub" and e.child_index == 0
+        assert e.task > 0 and len(e.chain) == 1 and e.chain[0]["task_id"] == e.task
         assert "KeyError" in str(e)
         # The Worker stays usable.
         ok = w.register_kernel("strata_allreduce")

@@ -126,15 +126,15 @@ def test_kernel_failing_two_levels_down_comes_back_with_every_frame(kernel_lib):
             pod.run(lambda o: o.submit(fns["fail"], strata.TaskArgs().inout(scratch), worker=1))
         e = info.value
         # The pod's view: its task failed on worker child 1 ...
-        assert (e.task_name, e.child_kind, e.child_index) == ("node_fail", "worker", 1)
+        assert (e.task.name, e.child_kind, e.child_index) == ("node_fail", "worker", 1)
         # ... the innermost failure as is ...
-        assert e.message == "py_fail 99" and e.error_type == "std::runtime_error"
+        assert e.message == "py_fail 99" and e.exception_type == "std::runtime_error"
         assert "'py_fail' failed on chip 1" in str(e) and "worker 1" in str(e)
         # ... and every level, outermost first.
-        assert [f["level"] for f in e.frames] == [4, 3]
-        assert e.frames[0] == {"level": 4, "task_id": e.task_id, "task_name": "node_fail", "child_kind": "worker",
+        assert [f["level"] for f in e.chain] == [4, 3]
+        assert e.chain[0] == {"level": 4, "task_id": e.task, "task_name": "node_fail", "child_kind": "worker",
                                "child_index": 1}
-        inner = e.frames[1]
+        inner = e.chain[1]
         assert (inner["task_name"], inner["child_kind"], inner["child_index"]) == ("py_fail", "chip", 1)
         assert inner["task_id"] > 0
         np.testing.assert_array_equal(scratch[PER_CHIP:], 0)  # the dependent of the failed kernel did not run
@@ -143,9 +143,9 @@ def test_kernel_failing_two_levels_down_comes_back_with_every_frame(kernel_lib):
         with pytest.raises(strata.TaskError) as info:
             pod.run(lambda o: o.submit(fns["raise"], strata.TaskArgs(), worker=0))
         e = info.value
-        assert e.error_type == "ValueError" and (e.child_kind, e.child_index) == ("worker", 0)
+        assert e.exception_type == "ValueError" and (e.child_kind, e.child_index) == ("worker", 0)
         assert "python orch failed on a node with 1 chips" in e.message and "in node_raise" in e.message
-        assert len(e.frames) == 1 and e.frames[0]["task_name"] == "node_raise"
+        assert len(e.chain) == 1 and e.chain[0]["task_name"] == "node_raise"
 
         # Nothing died: the pod, its nodes and their chips serve the next run.
         x, y, pids = buffers(pod)
@@ -167,7 +167,7 @@ def test_task_error_raised_through_a_python_orchestration_function_keeps_its_fra
             try:
                 o.submit(fail[ctx.worker_index], strata.TaskArgs().scalar(6))  # fail-fast: the run's TaskError
             except strata.TaskError as e:
-                seen[ctx.worker_index] = len(e.frames)
+                seen[ctx.worker_index] = len(e.chain)
                 raise  # uncaught: it leaves the function, and the pod gets it with its levels
 
     fn = pod.register_orch(node_fn)
@@ -179,8 +179,8 @@ def test_task_error_raised_through_a_python_orchestration_function_keeps_its_fra
             pod.run(lambda o: o.submit(fn, strata.TaskArgs().output_existing(seen), worker=1))
         assert seen.tolist() == [0, 1], "node 1's function saw its own run's TaskError"
         e = info.value
-        assert e.message == "py_fail 5" and e.error_type == "std::runtime_error"
-        assert [(f["level"], f["task_name"], f["child_kind"]) for f in e.frames] == [
+        assert e.message == "py_fail 5" and e.exception_type == "std::runtime_error"
+        assert [(f["level"], f["task_name"], f["child_kind"]) for f in e.chain] == [
             (4, "node_fn", "worker"),
             (3, "py_fail", "chip"),
         ]

@@ -97,7 +97,7 @@ def test_respawn_after_task_timeouts_on_a_chip_and_a_sub(kernel_lib):
         w.respawn()
         with pytest.raises(strata.TaskError) as info:
             w.run(lambda o: o.submit_host(nap, strata.TaskArgs(), timeout=0.2))
-        assert info.value.child_kind == "sub" and info.value.task_name == "sleepy"
+        assert info.value.child_kind == "sub" and info.value.task.name == "sleepy"
         w.respawn()
         # The new sub runs Python callables too (it ran the after-fork hook itself).
         run_everywhere(w, scale, host, x, 16)

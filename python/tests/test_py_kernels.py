@@ -112,15 +112,15 @@ def test_a_raising_kernel_gives_task_error_with_the_python_type_and_traceback():
         with pytest.raises(strata.TaskError) as info:
             w.run(lambda o: o.submit(k, strata.TaskArgs()))
         e = info.value
-        assert e.error_type == "ValueError"
+        assert e.exception_type == "ValueError"
         assert "bad-value-7" in e.message and "Traceback" in e.message and "in bad" in e.message
-        assert e.task_name == "bad" and e.child_kind == "chip" and e.child_index == 0
+        assert e.task.name == "bad" and e.child_kind == "chip" and e.child_index == 0
         # A block on any of the chip's threads reports its exception the same way.
         out = w.create_buffer((4,), np.int64)
         with pytest.raises(strata.TaskError) as info:
             w.run(lambda o: o.submit(d, strata.TaskArgs().output_existing(out), block_dim=4))
         e = info.value
-        assert e.error_type == "ZeroDivisionError" and e.task_name == "divide_blocks"
+        assert e.exception_type == "ZeroDivisionError" and e.task.name == "divide_blocks"
         assert "Traceback" in e.message and "1 // 0" in e.message
         # The chip survives a failed Python kernel.
         w.run(lambda o: o.submit(d, strata.TaskArgs().output_existing(out), block_dim=2))
