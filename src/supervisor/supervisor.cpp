@@ -152,19 +152,18 @@ void Supervisor::declare_lost(Child& c, const std::string& reason) {
   if (c.state != ChildState::Ready && c.state != ChildState::Starting) return;
   const std::string who = name(c);
   STRATA_LOG_WARN("proc", "%s declared lost: %s", who.c_str(), reason.c_str());
-  gone(c, ChildState::Lost, "was declared lost: " + reason, reason + ", so " + who + " was declared lost and killed",
-       "not run: " + who + " was declared lost (" + reason + ")");
+  gone(c, ChildState::Lost, "was declared lost: " + reason, reason + ", so " + who + " was declared lost and killed");
 }
 
 void Supervisor::died(Child& c, const std::string& how) {
   const std::string who = name(c);
   STRATA_LOG_INFO("proc", "%s died: %s", who.c_str(), how.c_str());
-  gone(c, ChildState::Dead, "died: " + how, who + " died while running it: " + how,
-       "not run: " + who + " died (" + how + ")");
+  gone(c, ChildState::Dead, "died: " + how, who + " died while running it: " + how);
 }
 
-void Supervisor::gone(Child& c, ChildState state, const std::string& how, const std::string& running_msg,
-                      const std::string& queued_msg) {
+void Supervisor::gone(Child& c, ChildState state, const std::string& how, const std::string& running_msg) {
+  // The tasks it owed but had not started say what the scheduler says of a task it cannot push to it.
+  const std::string queued_msg = "not run: " + name(c) + " " + how;
   // What it posted before going is still valid: take it first (up to a breach, if it broke the protocol).
   (void)consume(c);
   // The last task the child started is the one it was running if it is still the oldest it owes.

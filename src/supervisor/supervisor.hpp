@@ -191,8 +191,7 @@ class Supervisor {
   void shutdown(int64_t timeout_ns) noexcept;
 
  private:
-  void gone(Child& c, ChildState state, const std::string& how, const std::string& running_msg,
-            const std::string& queued_msg);
+  void gone(Child& c, ChildState state, const std::string& how, const std::string& running_msg);
   void died(Child& c, const std::string& how);
   /// Consumes what `c` posted, in order; stops at a protocol breach and returns its description.
   std::string consume(Child& c);
