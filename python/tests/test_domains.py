@@ -133,3 +133,36 @@ def test_submit_group_runs_one_part_per_chip(kernel_lib):
         w.run(lambda o: o.submit_group(scale, parts, workers=[0, 1], block_dim=2))
         np.testing.assert_array_equal(x[0], 2.0)
         np.testing.assert_array_equal(x[1], 5.0)
+
+
+def test_seed_lifecycle_with_exit_release_ids_monotonic_with_name_reuse_duplicate_name_refused():
+    """The seed's domain tests: each member gets its own context; leaving the `with` block releases the
+    domain; a name can be reused once released and the new allocation has a larger id; a second live
+    domain of the same name is refused."""
+    with strata.Worker(chips=3) as w:
+        w.init()
+        seen = {}
+
+        def orch(o):
+            ids = []
+            with o.allocate_domain(name="tp", workers=[0, 1, 2], window_size=4096) as tp:
+                contexts = [tp[c] for c in tp.workers]
+                assert [c.rank for c in contexts] == [0, 1, 2]
+                assert len({c.device_ctx for c in contexts}) == 3 and len({c.window_base for c in contexts}) == 3
+                ids.append(tp.allocation_id)
+                assert [d.name for d in w.live_domains()] == ["tp"]
+                with pytest.raises(strata.UsageError, match="tp"):
+                    o.allocate_domain(name="tp", workers=[0, 1], window_size=4096)
+            assert tp.released
+            assert w.live_domains() == []  # no task used it: released at once
+            for _ in range(2):
+                with o.allocate_domain(name="tp", workers=[1, 2], window_size=4096) as again:
+                    ids.append(again.allocation_id)
+                    live = w.live_domains()
+                    assert [(d.name, d.allocation_id, list(d.workers)) for d in live] == [
+                        ("tp", again.allocation_id, [1, 2])]
+            seen["ids"] = ids
+
+        w.run(orch)
+        assert seen["ids"] == sorted(seen["ids"]) and len(set(seen["ids"])) == 3
+        assert w.live_domains() == []
