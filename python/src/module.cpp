@@ -132,38 +132,52 @@ py::object add_scalar(py::object self, const py::object& value, const py::object
   return self;
 }
 
+// pybind11 gives an enum's `name` and `value` properties no docstring: give them one.
+void document_enum_properties(const py::object& cls) {
+  py::setattr(cls.attr("name"), "__doc__", py::str("The member's name (\"F32\"), a str."));
+  py::setattr(cls.attr("value"), "__doc__", py::str("The member's numeric value, an int."));
+}
+
 }  // namespace
 
 void bind_types(py::module_& m) {
-  py::enum_<DType>(m, "DType", "Element type of a tensor.")
-      .value("U8", DType::U8)
-      .value("I8", DType::I8)
-      .value("I16", DType::I16)
-      .value("I32", DType::I32)
-      .value("I64", DType::I64)
-      .value("U32", DType::U32)
-      .value("U64", DType::U64)
-      .value("F16", DType::F16)
-      .value("BF16", DType::BF16)
-      .value("F32", DType::F32)
-      .value("F64", DType::F64);
-  py::enum_<ReduceOp>(m, "ReduceOp", "How a reducing collective combines the ranks' elements.")
-      .value("Sum", ReduceOp::Sum)
-      .value("Max", ReduceOp::Max)
-      .value("Min", ReduceOp::Min)
-      .value("Avg", ReduceOp::Avg);
+  const auto dtype_enum =
+      py::enum_<DType>(m, "DType", "Element type of a tensor.")
+          .value("U8", DType::U8, "Unsigned 8-bit integer (numpy uint8; bool arrays map here too).")
+          .value("I8", DType::I8, "Signed 8-bit integer (numpy int8).")
+          .value("I16", DType::I16, "Signed 16-bit integer (numpy int16).")
+          .value("I32", DType::I32, "Signed 32-bit integer (numpy int32).")
+          .value("I64", DType::I64, "Signed 64-bit integer (numpy int64).")
+          .value("U32", DType::U32, "Unsigned 32-bit integer (numpy uint32).")
+          .value("U64", DType::U64, "Unsigned 64-bit integer (numpy uint64).")
+          .value("F16", DType::F16, "IEEE half-precision float (numpy float16).")
+          .value("BF16", DType::BF16, "bfloat16 (numpy has no such dtype: view its memory as np.uint16).")
+          .value("F32", DType::F32, "32-bit float (numpy float32).")
+          .value("F64", DType::F64, "64-bit float (numpy float64).");
+  document_enum_properties(dtype_enum);
+  const auto reduce_op_enum =
+      py::enum_<ReduceOp>(m, "ReduceOp", "How a reducing collective combines the ranks' elements.")
+          .value("Sum", ReduceOp::Sum, "The elementwise sum over the ranks.")
+          .value("Max", ReduceOp::Max, "The elementwise maximum over the ranks.")
+          .value("Min", ReduceOp::Min, "The elementwise minimum over the ranks.")
+          .value("Avg", ReduceOp::Avg,
+                 "The sum divided by the rank count (integers: the wrapped sum divided with truncation toward zero).");
+  document_enum_properties(reduce_op_enum);
   m.def("dtype_size", &dtype_size, "Bytes per element of a strata.DType.");
   m.def("info_text", &info_text,
         "What `strata info` prints: version, chip backends and every tunable (the same text; libstrata builds it).");
   m.def("info_json", &info_json, "What `strata info --json` prints: one JSON object on one line, as a str.");
 
   py::class_<Tensor>(m, "Tensor", "A view of memory a task reads or writes (from Orchestrator.alloc).")
-      .def_property_readonly("data", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.data); })
       .def_property_readonly(
-          "shape", [](const Tensor& t) { return std::vector<int64_t>(t.shape.begin(), t.shape.begin() + t.ndim); })
-      .def_readonly("dtype", &Tensor::dtype)
-      .def("numel", &Tensor::numel)
-      .def("nbytes", &Tensor::nbytes)
+          "data", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.data); },
+          "The address of the first element, as an int (dependencies are tracked per this address).")
+      .def_property_readonly(
+          "shape", [](const Tensor& t) { return std::vector<int64_t>(t.shape.begin(), t.shape.begin() + t.ndim); },
+          "The dimensions, as a list of ints (empty for a scalar tensor).")
+      .def_readonly("dtype", &Tensor::dtype, "The element type, a strata.DType.")
+      .def("numel", &Tensor::numel, "The number of elements: the product of the shape (1 for a scalar tensor).")
+      .def("nbytes", &Tensor::nbytes, "The size in bytes: numel() times the element size.")
       .def("__repr__", [](const Tensor& t) {
         return "<strata.Tensor " + std::string(dtype_name(t.dtype)) + " x " + std::to_string(t.numel()) + ">";
       });
@@ -173,41 +187,47 @@ void bind_types(py::module_& m) {
              return BufferSpec{std::move(name), to_dtype(dtype), count};
            }),
            py::arg("name"), py::arg("dtype"), py::arg("count"))
-      .def_readonly("name", &BufferSpec::name)
-      .def_readonly("dtype", &BufferSpec::dtype)
-      .def_readonly("count", &BufferSpec::count);
+      .def_readonly("name", &BufferSpec::name, "The buffer's name, unique within its domain.")
+      .def_readonly("dtype", &BufferSpec::dtype, "The element type, a strata.DType.")
+      .def_readonly("count", &BufferSpec::count, "The number of elements (not bytes).");
 
   py::class_<DomainBuffer>(m, "DomainBuffer",
                            "One named buffer in one chip's window: a task argument and a copy_to/copy_from end.")
-      .def_readonly("name", &DomainBuffer::name)
-      .def_readonly("dtype", &DomainBuffer::dtype)
-      .def_readonly("count", &DomainBuffer::count)
-      .def_readonly("chip", &DomainBuffer::chip)
-      .def_property_readonly("nbytes", &DomainBuffer::nbytes)
-      .def_property_readonly("data", [](const DomainBuffer& b) { return reinterpret_cast<uintptr_t>(b.data); })
+      .def_readonly("name", &DomainBuffer::name, "The buffer's name (from its BufferSpec).")
+      .def_readonly("dtype", &DomainBuffer::dtype, "The element type, a strata.DType.")
+      .def_readonly("count", &DomainBuffer::count, "The number of elements (not bytes).")
+      .def_readonly("chip", &DomainBuffer::chip, "The index of the chip whose window holds it.")
+      .def_property_readonly("nbytes", &DomainBuffer::nbytes, "The size in bytes: count times the element size.")
+      .def_property_readonly(
+          "data", [](const DomainBuffer& b) { return reinterpret_cast<uintptr_t>(b.data); },
+          "Its address in the chip's address space, as an int.")
       .def("__repr__", [](const DomainBuffer& b) {
         return "<strata.DomainBuffer '" + b.name + "' " + dtype_name(b.dtype) + " x " + std::to_string(b.count) +
                " on chip " + std::to_string(b.chip) + ">";
       });
 
   py::class_<ChipContext>(m, "ChipContext", "One chip's view of a domain.")
-      .def_readonly("domain", &ChipContext::domain)
-      .def_readonly("chip", &ChipContext::chip)
-      .def_readonly("device_id", &ChipContext::device_id)
-      .def_readonly("rank", &ChipContext::rank)
-      .def_readonly("size", &ChipContext::size)
-      .def_readonly("device_ctx", &ChipContext::device_ctx)
-      .def_readonly("window_base", &ChipContext::window_base)
-      .def_readonly("window_size", &ChipContext::window_size)
-      .def_readonly("buffers", &ChipContext::buffers)
+      .def_readonly("domain", &ChipContext::domain, "The domain's name; \"\" for the bring-up domain.")
+      .def_readonly("chip", &ChipContext::chip, "The chip's index in the Worker.")
+      .def_readonly("device_id", &ChipContext::device_id, "The chip's device id.")
+      .def_readonly("rank", &ChipContext::rank, "This chip's position among the domain's members (0..size-1).")
+      .def_readonly("size", &ChipContext::size, "The number of members of the domain.")
+      .def_readonly("device_ctx", &ChipContext::device_ctx,
+                    "The address of this chip's CommContext in its address space: pass it to a kernel as a scalar.")
+      .def_readonly("window_base", &ChipContext::window_base,
+                    "The address where this chip's window starts (chip address space).")
+      .def_readonly("window_size", &ChipContext::window_size,
+                    "The window's bytes usable for buffers (at least the size asked for).")
+      .def_readonly("buffers", &ChipContext::buffers, "The named buffers (DomainBuffer), in declaration order.")
       .def("buffer", &ChipContext::buffer, py::arg("name"), py::return_value_policy::copy,
            "The named buffer; UsageError for an unknown name.")
-      .def("buffer_ptrs", &ChipContext::buffer_ptrs);
+      .def("buffer_ptrs", &ChipContext::buffer_ptrs,
+           "A dict: every buffer's name -> its address on this chip (an int).");
 
   py::class_<LiveDomain>(m, "LiveDomain", "A domain that is live now (Worker.live_domains()).")
-      .def_readonly("name", &LiveDomain::name)
-      .def_readonly("allocation_id", &LiveDomain::allocation_id)
-      .def_readonly("workers", &LiveDomain::workers)
+      .def_readonly("name", &LiveDomain::name, "The domain's name.")
+      .def_readonly("allocation_id", &LiveDomain::allocation_id, "Its allocation id: growing per Worker, never reused.")
+      .def_readonly("workers", &LiveDomain::workers, "The member chips: workers[r] is the chip of rank r.")
       .def("__repr__", [](const LiveDomain& d) {
         return "<strata.LiveDomain '" + d.name + "' #" + std::to_string(d.allocation_id) + ">";
       });
@@ -216,16 +236,28 @@ void bind_types(py::module_& m) {
                          "Arguments of one task: tagged tensors (numpy arrays in strata memory, domain buffers, "
                          "strata.Tensor) and 64-bit scalars, in the order the callable reads them.")
       .def(py::init<>())
-      .def("input", [](py::object self, py::object x) { return add_arg(std::move(self), std::move(x), Tag::Input); })
-      .def("output", [](py::object self, py::object x) { return add_arg(std::move(self), std::move(x), Tag::Output); })
-      .def("inout", [](py::object self, py::object x) { return add_arg(std::move(self), std::move(x), Tag::InOut); })
-      .def("output_existing",
-           [](py::object self, py::object x) { return add_arg(std::move(self), std::move(x), Tag::OutputExisting); })
-      .def("no_dep", [](py::object self, py::object x) { return add_arg(std::move(self), std::move(x), Tag::NoDep); })
+      .def(
+          "input", [](py::object self, py::object x) { return add_arg(std::move(self), std::move(x), Tag::Input); },
+          "Appends x read by the task (waits for its last writer); returns self.")
+      .def(
+          "output", [](py::object self, py::object x) { return add_arg(std::move(self), std::move(x), Tag::Output); },
+          "Appends x written by the task (waits for its last writer and readers); returns self.")
+      .def(
+          "inout", [](py::object self, py::object x) { return add_arg(std::move(self), std::move(x), Tag::InOut); },
+          "Appends x read and written by the task (waits for its last writer and readers); returns self.")
+      .def(
+          "output_existing",
+          [](py::object self, py::object x) { return add_arg(std::move(self), std::move(x), Tag::OutputExisting); },
+          "Appends x written by the task, never allocated by strata (ordered like output); returns self.")
+      .def(
+          "no_dep", [](py::object self, py::object x) { return add_arg(std::move(self), std::move(x), Tag::NoDep); },
+          "Appends x with no dependency tracking (the task waits for nothing on it); returns self.")
       .def("scalar", &add_scalar, py::arg("value"), py::arg("dtype") = py::none(),
            "Appends a scalar: int -> i64 and float -> f32 unless dtype says otherwise.")
-      .def_property_readonly("tensor_count", [](const PyTaskArgs& a) { return a.args.tensor_count(); })
-      .def_property_readonly("scalar_count", [](const PyTaskArgs& a) { return a.args.scalar_count(); });
+      .def_property_readonly(
+          "tensor_count", [](const PyTaskArgs& a) { return a.args.tensor_count(); }, "The number of tensors appended.")
+      .def_property_readonly(
+          "scalar_count", [](const PyTaskArgs& a) { return a.args.scalar_count(); }, "The number of scalars appended.");
 }
 
 }  // namespace strata::python

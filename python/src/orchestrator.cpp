@@ -104,14 +104,24 @@ void bind_orchestrator(py::module_& m) {
   py::class_<PyDomain>(m, "Domain",
                        "A communication domain; a context manager that releases it on exit. d[chip] is that "
                        "chip's ChipContext.")
-      .def_property_readonly("name", [](const PyDomain& d) { return d.domain.name(); })
-      .def_property_readonly("allocation_id", [](const PyDomain& d) { return d.domain.allocation_id(); })
-      .def_property_readonly("workers", [](const PyDomain& d) { return d.domain.workers(); })
-      .def_property_readonly("size", [](const PyDomain& d) { return d.domain.size(); })
-      .def_property_readonly("released", [](const PyDomain& d) { return d.domain.released(); })
+      .def_property_readonly(
+          "name", [](const PyDomain& d) { return d.domain.name(); }, "The domain's name, unique among live domains.")
+      .def_property_readonly(
+          "allocation_id", [](const PyDomain& d) { return d.domain.allocation_id(); },
+          "Its allocation id: growing per Worker, never reused (failed attempts take one too).")
+      .def_property_readonly(
+          "workers", [](const PyDomain& d) { return d.domain.workers(); },
+          "The member chips: workers[r] is the chip of rank r.")
+      .def_property_readonly(
+          "size", [](const PyDomain& d) { return d.domain.size(); }, "The number of members.")
+      .def_property_readonly(
+          "released", [](const PyDomain& d) { return d.domain.released(); }, "True once release() has run.")
       .def(
-          "__getitem__", [](const PyDomain& d, int chip) { return d.domain[chip]; }, py::arg("chip"))
-      .def("release", [](PyDomain& d) { d.domain.release(); })
+          "__getitem__", [](const PyDomain& d, int chip) { return d.domain[chip]; }, py::arg("chip"),
+          "Member chip `chip`'s ChipContext; UsageError for a non-member or a released domain.")
+      .def(
+          "release", [](PyDomain& d) { d.domain.release(); },
+          "Marks the domain released (idempotent); its memory is freed after the run's drain.")
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](PyDomain& d, const py::args&) {
         d.domain.release();
@@ -119,7 +129,8 @@ void bind_orchestrator(py::module_& m) {
       });
 
   py::class_<Scope>(m, "Scope", "A lifetime scope for heap allocations; a context manager closing it on exit.")
-      .def("close", &Scope::close)
+      .def("close", &Scope::close,
+           "Closes the scope: its heap memory is reused once every task submitted so far has finished.")
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](Scope& s, const py::args&) {
         s.close();
@@ -128,12 +139,15 @@ void bind_orchestrator(py::module_& m) {
 
   py::class_<PyOrchestrator>(m, "Orchestrator", "Builds the graph of one run; valid only inside that run().")
       .def("submit", &submit_one<Kernel>, py::arg("kernel"), py::arg("args"), py::arg("worker") = kAnyWorker,
-           py::arg("block_dim") = 1, py::arg("timeout") = py::none())
+           py::arg("block_dim") = 1, py::arg("timeout") = py::none(),
+           "A kernel task on chip `worker` (-1: the least loaded); timeout in seconds; returns {'id', 'tensors'}.")
       .def("submit", &submit_one<OrchFn>, py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker,
            py::arg("block_dim") = 1, py::arg("timeout") = py::none(),
            "An orchestration function on child Worker `worker` (a pod's run).")
-      .def("submit_host", &submit_one<HostFn>, py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker,
-           py::arg("block_dim") = 1, py::arg("timeout") = py::none())
+      .def(
+          "submit_host", &submit_one<HostFn>, py::arg("fn"), py::arg("args"), py::arg("worker") = kAnyWorker,
+          py::arg("block_dim") = 1, py::arg("timeout") = py::none(),
+          "A host callable task on sub `worker` (-1: the least loaded); timeout in seconds; returns {'id', 'tensors'}.")
       .def(
           "submit_group",
           [](PyOrchestrator& o, Kernel kernel, const py::sequence& args, std::vector<int> workers, uint32_t block_dim,
@@ -151,7 +165,9 @@ void bind_orchestrator(py::module_& m) {
             return task_ref(std::move(r));
           },
           py::arg("kernel"), py::arg("args"), py::arg("workers"), py::arg("block_dim") = 1,
-          py::arg("timeout") = py::none())
+          py::arg("timeout") = py::none(),
+          "One task whose part i runs args[i] on chip workers[i], all parts started together; returns {'id', "
+          "'tensors'}.")
       .def(
           "alloc",
           [](PyOrchestrator& o, const std::vector<int64_t>& shape, const py::object& dtype) {
@@ -163,7 +179,8 @@ void bind_orchestrator(py::module_& m) {
             Tensor t = blocking(o, [&](Orchestrator& orch) { return orch.alloc({count}, dt); });
             return Tensor::make(t.data, shape, t.dtype);
           },
-          py::arg("shape"), py::arg("dtype"))
+          py::arg("shape"), py::arg("dtype"),
+          "A Tensor from the run heap, freed when its scope closes and its tasks have finished (may wait for space).")
       .def(
           "scope", [](PyOrchestrator& o) { return o.get().scope(); }, "A nested lifetime scope (a context manager).")
       .def(
@@ -179,7 +196,8 @@ void bind_orchestrator(py::module_& m) {
             h->worker = o.worker;
             return h;
           },
-          py::arg("name"), py::arg("workers"), py::arg("window_size"), py::arg("buffers") = std::vector<BufferSpec>{})
+          py::arg("name"), py::arg("workers"), py::arg("window_size"), py::arg("buffers") = std::vector<BufferSpec>{},
+          "A Domain over the chips `workers` (rank = position), window_size bytes each; UsageError for a bad spec.")
       .def(
           "copy_to",
           [](PyOrchestrator& o, const py::object& dst, const py::object& src) {
@@ -212,7 +230,8 @@ void bind_orchestrator(py::module_& m) {
             return task_ref(blocking(o, [&](Orchestrator& orch) { return orch.allreduce(d.domain, buffer, op, cfg); }));
           },
           py::arg("domain"), py::arg("buffer"), py::arg("op") = ReduceOp::Sum, py::arg("block_dim") = 1,
-          py::arg("timeout") = py::none())
+          py::arg("timeout") = py::none(),
+          "Reduces `buffer` in place over the members with `op`; returns the task's dict.")
       .def(
           "reduce_scatter",
           [](PyOrchestrator& o, const PyDomain& d, const std::string& send, const std::string& recv, ReduceOp op,
@@ -222,7 +241,9 @@ void bind_orchestrator(py::module_& m) {
                 blocking(o, [&](Orchestrator& orch) { return orch.reduce_scatter(d.domain, send, recv, op, cfg); }));
           },
           py::arg("domain"), py::arg("send"), py::arg("recv"), py::arg("op") = ReduceOp::Sum, py::arg("block_dim") = 1,
-          py::arg("timeout") = py::none())
+          py::arg("timeout") = py::none(),
+          "Reduces `send` over the members with `op`; rank r gets its part at the start of `recv`. Returns the task's "
+          "dict.")
       .def(
           "broadcast",
           [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, int root, uint32_t block_dim,
@@ -232,7 +253,8 @@ void bind_orchestrator(py::module_& m) {
                 blocking(o, [&](Orchestrator& orch) { return orch.broadcast(d.domain, buffer, root, cfg); }));
           },
           py::arg("domain"), py::arg("buffer"), py::arg("root"), py::arg("block_dim") = 1,
-          py::arg("timeout") = py::none())
+          py::arg("timeout") = py::none(),
+          "Copies `buffer` of member chip `root` (a chip index) into every other member's; returns the task's dict.")
       .def(
           "allgather",
           [](PyOrchestrator& o, const PyDomain& d, const std::string& buffer, uint32_t block_dim,
@@ -240,7 +262,8 @@ void bind_orchestrator(py::module_& m) {
             const CallConfig cfg = call_config(block_dim, timeout);
             return task_ref(blocking(o, [&](Orchestrator& orch) { return orch.allgather(d.domain, buffer, cfg); }));
           },
-          py::arg("domain"), py::arg("buffer"), py::arg("block_dim") = 1, py::arg("timeout") = py::none())
+          py::arg("domain"), py::arg("buffer"), py::arg("block_dim") = 1, py::arg("timeout") = py::none(),
+          "Part r of rank r's `buffer` goes to every member's `buffer`; returns the task's dict.")
       .def(
           "alltoall",
           [](PyOrchestrator& o, const PyDomain& d, const std::string& send, const std::string& recv, uint32_t block_dim,
@@ -249,9 +272,13 @@ void bind_orchestrator(py::module_& m) {
             return task_ref(blocking(o, [&](Orchestrator& orch) { return orch.alltoall(d.domain, send, recv, cfg); }));
           },
           py::arg("domain"), py::arg("send"), py::arg("recv"), py::arg("block_dim") = 1,
-          py::arg("timeout") = py::none())
-      .def_property_readonly("chip_count", [](PyOrchestrator& o) { return o.get().chip_count(); })
-      .def_property_readonly("sub_count", [](PyOrchestrator& o) { return o.get().sub_count(); });
+          py::arg("timeout") = py::none(),
+          "Chunk p of rank r's `send` goes to chunk r of rank p's `recv`; returns the task's dict.")
+      .def_property_readonly(
+          "chip_count", [](PyOrchestrator& o) { return o.get().chip_count(); }, "The run's Worker's number of chips.")
+      .def_property_readonly(
+          "sub_count", [](PyOrchestrator& o) { return o.get().sub_count(); },
+          "The run's Worker's number of sub processes.");
 }
 
 }  // namespace strata::python

@@ -376,14 +376,31 @@ void bind_worker(py::module_& m) {
 
   py::class_<PyTaskContext>(m, "TaskContext",
                             "What a host callable or a kernel block is given: the task's tensors and scalars.")
-      .def_property_readonly("task_id", [](const PyTaskContext& c) { return c.get().task_id(); })
-      .def_property_readonly("worker_index", [](const PyTaskContext& c) { return c.get().worker_index(); })
-      .def_property_readonly("tensor_count", [](const PyTaskContext& c) { return c.get().tensor_count(); })
-      .def_property_readonly("scalar_count", [](const PyTaskContext& c) { return c.get().scalar_count(); })
-      .def_property_readonly("block_idx", [](const PyTaskContext& c) { return c.get().block_idx(); })
-      .def_property_readonly("block_dim", [](const PyTaskContext& c) { return c.get().block_dim(); })
-      .def_property_readonly("part", [](const PyTaskContext& c) { return c.get().part(); })
-      .def_property_readonly("parts", [](const PyTaskContext& c) { return c.get().parts(); })
+      .def_property_readonly(
+          "task_id", [](const PyTaskContext& c) { return c.get().task_id(); },
+          "The task's id (as in the dict submit returned). UsageError after the call.")
+      .def_property_readonly(
+          "worker_index", [](const PyTaskContext& c) { return c.get().worker_index(); },
+          "The index of the child running this call among its kind (chip, sub or child Worker). UsageError after the "
+          "call.")
+      .def_property_readonly(
+          "tensor_count", [](const PyTaskContext& c) { return c.get().tensor_count(); },
+          "The number of tensors the task was given. UsageError after the call.")
+      .def_property_readonly(
+          "scalar_count", [](const PyTaskContext& c) { return c.get().scalar_count(); },
+          "The number of scalars the task was given. UsageError after the call.")
+      .def_property_readonly(
+          "block_idx", [](const PyTaskContext& c) { return c.get().block_idx(); },
+          "This call's block, 0..block_dim-1. UsageError after the call.")
+      .def_property_readonly(
+          "block_dim", [](const PyTaskContext& c) { return c.get().block_dim(); },
+          "The number of blocks the kernel runs as (the submit's block_dim). UsageError after the call.")
+      .def_property_readonly(
+          "part", [](const PyTaskContext& c) { return c.get().part(); },
+          "For a group task: this chip's position in the group, 0..parts-1; 0 otherwise. UsageError after the call.")
+      .def_property_readonly(
+          "parts", [](const PyTaskContext& c) { return c.get().parts(); },
+          "For a group task: the number of parts; 1 otherwise. UsageError after the call.")
       .def(
           "tensor",
           [](py::object self, size_t i) { return tensor_view(self.cast<PyTaskContext&>().get().tensor(i), self); },
@@ -399,16 +416,17 @@ void bind_worker(py::module_& m) {
           },
           py::arg("i"), py::arg("dtype") = py::dtype("i8"), "The i-th scalar read as dtype (default int64).");
 
-  py::class_<Kernel>(m, "Kernel", "A kernel registered with a Worker (runs on chips).").def_readonly("id", &Kernel::id);
+  py::class_<Kernel>(m, "Kernel", "A kernel registered with a Worker (runs on chips).")
+      .def_readonly("id", &Kernel::id, "The kernel's id in its Worker.");
   py::class_<OrchFn>(m, "OrchFn", "An orchestration function registered with a pod (runs in its child Workers).")
-      .def_readonly("id", &OrchFn::id);
+      .def_readonly("id", &OrchFn::id, "The orchestration function's id in its pod.");
   py::class_<HostFn>(m, "HostFn", "A host callable registered with a Worker (runs in a sub process).")
-      .def_readonly("id", &HostFn::id);
+      .def_readonly("id", &HostFn::id, "The host callable's id in its Worker.");
 
   py::class_<RawBuffer>(m, "RawBuffer", "Shared host memory owned by a numpy array's base.")
-      .def_property_readonly("bytes", &RawBuffer::bytes);
+      .def_property_readonly("bytes", &RawBuffer::bytes, "The size of the memory in bytes.");
 
-  py::class_<PyWorker>(m, "Worker")
+  py::class_<PyWorker>(m, "Worker", "The C++ Worker; use strata.Worker, which wraps it.")
       .def(py::init([](int level, int chips, std::vector<int> device_ids, int sub_workers, bool fail_fast,
                        std::string trace_path, std::vector<int64_t> timeouts, size_t heap_bytes, size_t buffer_bytes,
                        uint32_t task_ring, std::string backend, std::string backend_options, uint32_t chip_threads,
@@ -448,119 +466,160 @@ void bind_worker(py::module_& m) {
            py::arg("trace_path"), py::arg("timeouts"), py::arg("heap_bytes"), py::arg("buffer_bytes"),
            py::arg("task_ring"), py::arg("backend"), py::arg("backend_options"), py::arg("chip_threads"),
            py::arg("allow_threads"), py::arg("bringup") = py::list(), py::arg("parent") = py::none())
-      .def("register_kernel",
-           [](PyWorker& w, const std::string& name) { return w.registrable("register_kernel").register_kernel(name); })
-      .def("load_kernel",
-           [](PyWorker& w, const std::string& library, const std::string& name) {
-             return w.registrable("register_kernel").load_kernel(library, name);
-           })
-      .def("register_py_kernel", &register_py_kernel, py::arg("fn"), py::arg("name"))
-      .def("register_host",
-           [](PyWorker& w, py::object fn, std::string name) {
-             return w.registrable("register_host")
-                 .register_host([fn = std::move(fn)](const TaskContext& ctx) { host_call(fn, ctx); }, std::move(name));
-           })
-      .def("register_orch",
-           [](PyWorker& w, py::object fn, std::string name) {
-             return w.registrable("register_orch")
-                 .register_orch(
-                     [fn = std::move(fn)](Orchestrator& o, const TaskContext& ctx) { orch_call(fn, o, ctx); },
-                     std::move(name));
-           })
-      .def("init", [](PyWorker& w) { fork_children(w, "init()", &Worker::init); })
-      .def("respawn", [](PyWorker& w) { fork_children(w, "respawn()", &Worker::respawn); })
-      .def("run",
-           [](py::object self, const py::object& fn) {
-             PyWorker& w = self.cast<PyWorker&>();
-             Worker& worker = w.own("run()");
-             Busy busy(w);
-             w.interrupt.reset();
-             w.cancelled = false;
-             auto orch = std::make_unique<PyOrchestrator>();
-             orch->worker = self;
-             py::object porch = py::cast(std::move(orch));
-             auto end = [&] {
-               porch.cast<PyOrchestrator&>().orch = nullptr;
-               w.run_keep.clear();
-             };
-             try {
-               py::gil_scoped_release release;
-               worker.run([&](Orchestrator& o) {
-                 py::gil_scoped_acquire gil;
-                 porch.cast<PyOrchestrator&>().orch = &o;
-                 try {
-                   fn(porch);
-                 } catch (py::error_already_set& e) {
-                   // Ctrl-C while the function ran Python code: stop the run too, not just the function.
-                   if (!w.cancelled && e.matches(PyExc_KeyboardInterrupt)) {
-                     w.cancelled = true;
-                     worker.cancel_run("KeyboardInterrupt");
-                   }
-                   throw;
-                 }
-               });
-             } catch (py::error_already_set&) {
-               end();
-               if (w.interrupt) w.raise_interrupt();  // the function swallowed it, or raised another
-               throw;
-             } catch (...) {
-               end();
-               if (w.cancelled) w.raise_interrupt();  // the run's failure is the cancellation's doing
-               throw;
-             }
-             end();
-             if (w.cancelled) w.raise_interrupt();  // Ctrl-C during the drain, with nothing left to fail
-           })
-      .def("close", &PyWorker::close)
-      .def_property_readonly("closed", [](const PyWorker& w) { return !w.root().worker; })
-      .def("create_buffer",
-           [](PyWorker& w, const std::vector<py::ssize_t>& shape, const py::object& dtype) {
-             const py::dtype dt = to_numpy(to_dtype(dtype));
-             size_t count = 1;
-             for (py::ssize_t d : shape) {
-               if (d < 0) throw UsageError("create_buffer: negative dimension");
-               count *= static_cast<size_t>(d);
-             }
-             RawBuffer raw = w.own("create_buffer").create_raw_buffer(count * static_cast<size_t>(dt.itemsize()));
-             void* data = raw.data();
-             py::object owner = py::cast(std::move(raw));
-             return py::array(dt, shape, data, owner);
-           })
-      .def("live_domains", [](PyWorker& w) { return w.own("live_domains()").live_domains(); })
-      .def("chip_contexts", [](PyWorker& w) { return w.own("chip_contexts()").chip_contexts(); })
-      .def("store_outputs", [](PyWorker& w) { w.own("store_outputs()").store_outputs(); })
-      .def("status_text", [](PyWorker& w) { return w.own("status()").status().to_string(); })
-      .def("status",
-           [](PyWorker& w) {
-             const WorkerStatus s = w.own("status()").status();
-             py::list children;
-             for (const ChildStatus& c : s.children) {
-               py::dict d;
-               d["kind"] = child_kind_name(c.kind);
-               d["index"] = c.index;
-               d["name"] = c.name;
-               d["state"] = c.state;
-               d["pid"] = c.pid;
-               d["generation"] = c.generation;
-               d["running_task"] = c.running_task;
-               d["gone"] = c.gone;
-               children.append(d);
-             }
-             py::dict out;
-             out["in_run"] = s.in_run;
-             out["run"] = s.run;
-             out["submitted"] = s.submitted;
-             out["finished"] = s.finished;
-             out["children"] = children;
-             out["unfinished_total"] = s.unfinished_total;
-             out["text"] = s.to_string();
-             return out;
-           })
-      .def_property_readonly("level", [](PyWorker& w) { return w.get().level(); })
-      .def_property_readonly("chip_count", [](PyWorker& w) { return w.get().chip_count(); })
-      .def_property_readonly("sub_count", [](PyWorker& w) { return w.get().sub_count(); })
-      .def_property_readonly("worker_count", [](PyWorker& w) { return w.get().worker_count(); })
-      .def_property_readonly("initialized", [](PyWorker& w) { return w.worker && w.worker->initialized(); });
+      .def(
+          "register_kernel",
+          [](PyWorker& w, const std::string& name) { return w.registrable("register_kernel").register_kernel(name); },
+          "A kernel linked into the process by name (before or after init()); UsageError for an unknown name.")
+      .def(
+          "load_kernel",
+          [](PyWorker& w, const std::string& library, const std::string& name) {
+            return w.registrable("register_kernel").load_kernel(library, name);
+          },
+          "A kernel exported with STRATA_KERNEL(name) from the shared library at `library` (every chip loads it).")
+      .def("register_py_kernel", &register_py_kernel, py::arg("fn"), py::arg("name"),
+           "A Python callable fn(ctx) run once per block in the chip processes; before init() only (UsageError after).")
+      .def(
+          "register_host",
+          [](PyWorker& w, py::object fn, std::string name) {
+            return w.registrable("register_host")
+                .register_host([fn = std::move(fn)](const TaskContext& ctx) { host_call(fn, ctx); }, std::move(name));
+          },
+          "A Python callable fn(ctx) run in a sub process; before init() only.")
+      .def(
+          "register_orch",
+          [](PyWorker& w, py::object fn, std::string name) {
+            return w.registrable("register_orch")
+                .register_orch([fn = std::move(fn)](Orchestrator& o, const TaskContext& ctx) { orch_call(fn, o, ctx); },
+                               std::move(name));
+          },
+          "An orchestration function fn(o, ctx) run in a pod's child Workers (level >= 4, before init()).")
+      .def(
+          "init", [](PyWorker& w) { fork_children(w, "init()", &Worker::init); },
+          "Forks the chips and subs and waits until each is ready; UsageError in a process running other threads.")
+      .def(
+          "respawn", [](PyWorker& w) { fork_children(w, "respawn()", &Worker::respawn); },
+          "Between runs: re-forks every child that died or was declared lost; UsageError inside a run.")
+      .def(
+          "run",
+          [](py::object self, const py::object& fn) {
+            PyWorker& w = self.cast<PyWorker&>();
+            Worker& worker = w.own("run()");
+            Busy busy(w);
+            w.interrupt.reset();
+            w.cancelled = false;
+            auto orch = std::make_unique<PyOrchestrator>();
+            orch->worker = self;
+            py::object porch = py::cast(std::move(orch));
+            auto end = [&] {
+              porch.cast<PyOrchestrator&>().orch = nullptr;
+              w.run_keep.clear();
+            };
+            try {
+              py::gil_scoped_release release;
+              worker.run([&](Orchestrator& o) {
+                py::gil_scoped_acquire gil;
+                porch.cast<PyOrchestrator&>().orch = &o;
+                try {
+                  fn(porch);
+                } catch (py::error_already_set& e) {
+                  // Ctrl-C while the function ran Python code: stop the run too, not just the function.
+                  if (!w.cancelled && e.matches(PyExc_KeyboardInterrupt)) {
+                    w.cancelled = true;
+                    worker.cancel_run("KeyboardInterrupt");
+                  }
+                  throw;
+                }
+              });
+            } catch (py::error_already_set&) {
+              end();
+              if (w.interrupt) w.raise_interrupt();  // the function swallowed it, or raised another
+              throw;
+            } catch (...) {
+              end();
+              if (w.cancelled) w.raise_interrupt();  // the run's failure is the cancellation's doing
+              throw;
+            }
+            end();
+            if (w.cancelled) w.raise_interrupt();  // Ctrl-C during the drain, with nothing left to fail
+          },
+          "Calls fn(o) with an Orchestrator, then waits for every submitted task; raises TaskError naming the first "
+          "failed task, or what fn raised.")
+      .def("close", &PyWorker::close,
+           "Shuts every child down and frees the Worker's memory; a second call does nothing. UsageError on a pod's "
+           "child Worker (its pod closes it).")
+      .def_property_readonly(
+          "closed", [](const PyWorker& w) { return !w.root().worker; },
+          "True once close() has run (for a child Worker: once its pod is closed).")
+      .def(
+          "create_buffer",
+          [](PyWorker& w, const std::vector<py::ssize_t>& shape, const py::object& dtype) {
+            const py::dtype dt = to_numpy(to_dtype(dtype));
+            size_t count = 1;
+            for (py::ssize_t d : shape) {
+              if (d < 0) throw UsageError("create_buffer: negative dimension");
+              count *= static_cast<size_t>(d);
+            }
+            RawBuffer raw = w.own("create_buffer").create_raw_buffer(count * static_cast<size_t>(dt.itemsize()));
+            void* data = raw.data();
+            py::object owner = py::cast(std::move(raw));
+            return py::array(dt, shape, data, owner);
+          },
+          "A C-contiguous numpy array in memory every child shares (zero-copy task argument); its base "
+          "owns the memory.")
+      .def(
+          "live_domains", [](PyWorker& w) { return w.own("live_domains()").live_domains(); },
+          "The domains allocated and not released, oldest first, as LiveDomain (the bring-up is not listed).")
+      .def(
+          "chip_contexts", [](PyWorker& w) { return w.own("chip_contexts()").chip_contexts(); },
+          "Per chip, its ChipContext in the bring-up domain; UsageError before init() or without bringup.")
+      .def(
+          "store_outputs", [](PyWorker& w) { w.own("store_outputs()").store_outputs(); },
+          "Between runs: copies every bring-up output buffer into its numpy array (close() does it too).")
+      .def(
+          "status_text", [](PyWorker& w) { return w.own("status()").status().to_string(); },
+          "What status() reports, as readable text (the stall report).")
+      .def(
+          "status",
+          [](PyWorker& w) {
+            const WorkerStatus s = w.own("status()").status();
+            py::list children;
+            for (const ChildStatus& c : s.children) {
+              py::dict d;
+              d["kind"] = child_kind_name(c.kind);
+              d["index"] = c.index;
+              d["name"] = c.name;
+              d["state"] = c.state;
+              d["pid"] = c.pid;
+              d["generation"] = c.generation;
+              d["running_task"] = c.running_task;
+              d["gone"] = c.gone;
+              children.append(d);
+            }
+            py::dict out;
+            out["in_run"] = s.in_run;
+            out["run"] = s.run;
+            out["submitted"] = s.submitted;
+            out["finished"] = s.finished;
+            out["children"] = children;
+            out["unfinished_total"] = s.unfinished_total;
+            out["text"] = s.to_string();
+            return out;
+          },
+          "What the Worker is doing now, as a dict: in_run, run, submitted, finished, children (one dict each), "
+          "unfinished_total, text.")
+      .def_property_readonly(
+          "level", [](PyWorker& w) { return w.get().level(); }, "3 for a node; 4, 5 or 6 for a pod.")
+      .def_property_readonly(
+          "chip_count", [](PyWorker& w) { return w.get().chip_count(); },
+          "The number of chips (a node's; 0 for a pod).")
+      .def_property_readonly(
+          "sub_count", [](PyWorker& w) { return w.get().sub_count(); }, "The number of sub processes.")
+      .def_property_readonly(
+          "worker_count", [](PyWorker& w) { return w.get().worker_count(); },
+          "The number of child Workers (a pod's; 0 for a node).")
+      .def_property_readonly(
+          "initialized", [](PyWorker& w) { return w.worker && w.worker->initialized(); },
+          "True from a successful init() until close() (always False on a pod's child handle).");
 }
 
 }  // namespace strata::python

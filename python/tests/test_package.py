@@ -2,8 +2,11 @@
 the package (they are installed with it)."""
 
 import ast
+import dataclasses
+import enum
 import inspect
 import pathlib
+import re
 
 import strata
 
@@ -41,6 +44,54 @@ def test_every_public_name_has_a_docstring():
             missing.append(name)
     assert missing == [], f"public names without a docstring: {missing}"
     assert (strata.__doc__ or "").strip()
+
+
+def _human_lines(attr, doc):
+    """The lines of a docstring a person wrote: not pybind11's generated signatures ("name(self: ...) -> T",
+    "Overloaded function.", "1. name(...)") nor its bare "(self: ...) -> T" of a property getter."""
+    generated = re.compile(r"^(\d+\.\s+)?" + re.escape(attr) + r"\(|^\(self\b|^Overloaded function\.?$")
+    return [line for line in (doc or "").strip().splitlines() if line.strip() and not generated.match(line.strip())]
+
+
+def _strata_classes(cls):
+    """cls and its bases that the package defines (the extension's classes included), not object's or
+    pybind11's."""
+    return [c for c in cls.__mro__ if getattr(c, "__module__", "").split(".")[0] == "strata"]
+
+
+def test_every_public_method_and_property_has_a_docstring():
+    """Every public method and property of every public class, inherited ones from the package's own bases
+    included, has a docstring a person wrote, not only pybind11's signature line. Enum members, constants
+    and dataclass fields (documented by their class) are exempt."""
+    missing = []
+    checked = 0
+    for name in strata.__all__:
+        cls = getattr(strata, name)
+        if not inspect.isclass(cls):
+            continue
+        fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+        members = getattr(cls, "__members__", {})
+        for owner in _strata_classes(cls):
+            for attr, val in vars(owner).items():
+                if attr.startswith("_") or attr in fields or attr in members:
+                    continue
+                if isinstance(val, (int, float, str, enum.Enum)):
+                    continue
+                checked += 1
+                if not _human_lines(attr, getattr(val, "__doc__", None)):
+                    missing.append(f"{name}.{attr}" if owner is cls else f"{name}.{attr} ({owner.__qualname__})")
+    assert checked > 100, checked  # the walk found the classes' members
+    assert missing == [], f"public methods/properties without a docstring: {missing}"
+
+
+def test_the_docstring_check_sees_a_missing_docstring():
+    """The rule above tells pybind11's generated lines from a person's."""
+    assert _human_lines("numel", "numel(self: strata._strata.Tensor) -> int\n") == []
+    assert _human_lines("submit", "submit(*args, **kwargs)\nOverloaded function.\n\n1. submit(self: X) -> dict\n"
+                                  "\n2. submit(self: X, fn: Y) -> dict\n") == []
+    assert _human_lines("numel", "numel(self: strata._strata.Tensor) -> int\n\nThe number of elements.\n") == [
+        "The number of elements."]
+    assert _human_lines("data", None) == []
 
 
 def test_every_public_name_is_in_the_stub():
