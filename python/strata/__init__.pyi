@@ -310,17 +310,20 @@ class Orchestrator:
         """Copies a numpy array into a chip's domain buffer (the same byte count)."""
     def copy_from(self, dst: np.ndarray, src: DomainBuffer) -> None:
         """Copies a chip's domain buffer into a numpy array (the same byte count)."""
-    def allreduce(self, domain: Domain, buffer: str, op: ReduceOp = ..., block_dim: int = 1) -> TaskRef:
+    def allreduce(self, domain: Domain, buffer: str, op: ReduceOp = ..., block_dim: int = 1,
+                  timeout: Optional[float] = None) -> TaskRef:
         """Reduces `buffer` in place over the members with `op`; returns the task's dict."""
     def reduce_scatter(self, domain: Domain, send: str, recv: str, op: ReduceOp = ...,
-                       block_dim: int = 1) -> TaskRef:
+                       block_dim: int = 1, timeout: Optional[float] = None) -> TaskRef:
         """Reduces `send` over the members with `op`; rank r gets its part at the start of `recv`. Returns the task's
         dict."""
-    def broadcast(self, domain: Domain, buffer: str, root: int, block_dim: int = 1) -> TaskRef:
+    def broadcast(self, domain: Domain, buffer: str, root: int, block_dim: int = 1,
+                  timeout: Optional[float] = None) -> TaskRef:
         """Copies `buffer` of member chip `root` (a chip index) into every other member's; returns the task's dict."""
-    def allgather(self, domain: Domain, buffer: str, block_dim: int = 1) -> TaskRef:
+    def allgather(self, domain: Domain, buffer: str, block_dim: int = 1, timeout: Optional[float] = None) -> TaskRef:
         """Part r of rank r's `buffer` goes to every member's `buffer`; returns the task's dict."""
-    def alltoall(self, domain: Domain, send: str, recv: str, block_dim: int = 1) -> TaskRef:
+    def alltoall(self, domain: Domain, send: str, recv: str, block_dim: int = 1,
+                 timeout: Optional[float] = None) -> TaskRef:
         """Chunk p of rank r's `send` goes to chunk r of rank p's `recv`; returns the task's dict."""
     @property
     def chip_count(self) -> int:
