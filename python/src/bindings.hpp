@@ -67,6 +67,13 @@ struct PyWorker {
   void check_thread() const;
   /// WorkerOptions::on_wait: looks for a pending signal (Ctrl-C) and cancels the run if a handler raised.
   void on_wait();
+  /// strata.Worker(on_progress=fn): fn(progress) with the GIL; if it raises, the run is cancelled and
+  /// run() raises what it raised.
+  py::object progress_fn;
+  /// WorkerOptions::on_progress when progress_fn is set.
+  void on_progress(const RunProgress& p);
+  /// Keeps the Python exception now set (`error`) to raise from run() and cancels the run for it.
+  void cancel_for(py::error_already_set error);
   /// Raises the kept exception (or a KeyboardInterrupt) into Python.
   [[noreturn]] void raise_interrupt();
   /// The Python kernels registered on it: (trampoline slot, name) (worker.cpp).

@@ -139,9 +139,27 @@ void check_threads(const char* what, bool allow_threads) {
 
 void PyWorker::on_wait() {
   py::gil_scoped_acquire gil;
-  if (cancelled || PyErr_CheckSignals() == 0) return;
-  // A signal handler raised (KeyboardInterrupt for SIGINT): keep it for run() and stop the run.
-  interrupt = std::make_unique<py::error_already_set>();
+  // A signal handler that raised (KeyboardInterrupt for SIGINT) stops the run.
+  if (!cancelled && PyErr_CheckSignals() != 0) cancel_for(py::error_already_set());
+}
+
+void PyWorker::on_progress(const RunProgress& p) {
+  py::gil_scoped_acquire gil;
+  if (cancelled) return;
+  try {
+    py::dict d;
+    d["run"] = p.run;
+    d["submitted"] = p.submitted;
+    d["finished"] = p.finished;
+    d["elapsed_s"] = p.elapsed_s;
+    progress_fn(d);
+  } catch (py::error_already_set& e) {
+    cancel_for(std::move(e));
+  }
+}
+
+void PyWorker::cancel_for(py::error_already_set error) {
+  interrupt = std::make_unique<py::error_already_set>(std::move(error));
   cancelled = true;
   std::string reason = "interrupted";
   try {
@@ -152,7 +170,7 @@ void PyWorker::on_wait() {
   try {
     if (worker) worker->cancel_run(reason);
   } catch (const std::exception&) {
-    // not in a run: nothing to cancel (on_wait is called inside runs only)
+    // not in a run: nothing to cancel (the hooks are called inside runs only)
   }
 }
 

@@ -430,7 +430,8 @@ void bind_worker(py::module_& m) {
       .def(py::init([](int level, int chips, std::vector<int> device_ids, int sub_workers, bool fail_fast,
                        std::string trace_path, std::vector<int64_t> timeouts, size_t heap_bytes, size_t buffer_bytes,
                        uint32_t task_ring, std::string backend, std::string backend_options, uint32_t chip_threads,
-                       bool allow_threads, const py::list& bringup, const py::object& parent) {
+                       bool allow_threads, const py::list& bringup, const py::object& parent,
+                       const py::object& on_progress) {
              WorkerOptions o;
              o.level = level;
              o.chips = chips;
@@ -451,11 +452,19 @@ void bind_worker(py::module_& m) {
                w->allow_threads = allow_threads;
                // The Worker is owned by the PyWorker: the hook never outlives it.
                o.on_wait = [pw = w.get()] { pw->on_wait(); };
+               if (!on_progress.is_none()) {
+                 w->progress_fn = on_progress;
+                 o.on_progress = [pw = w.get()](const RunProgress& p) { pw->on_progress(p); };
+               }
                w->worker = std::make_unique<Worker>(std::move(o));
                w->bringup_outputs = std::move(outputs);
                return w;
              }
              // A child Worker: the pod's Worker owns it, and the top-level handle keeps the output arrays.
+             if (!on_progress.is_none())
+               throw UsageError(
+                   "add_worker(on_progress=...): a child Worker's runs are its pod's tasks; pass "
+                   "on_progress to the pod");
              PyWorker& p = parent.cast<PyWorker&>();
              w->child = &p.registrable("add_worker").add_worker(std::move(o));
              w->parent = parent;
@@ -465,7 +474,8 @@ void bind_worker(py::module_& m) {
            py::arg("level"), py::arg("chips"), py::arg("device_ids"), py::arg("sub_workers"), py::arg("fail_fast"),
            py::arg("trace_path"), py::arg("timeouts"), py::arg("heap_bytes"), py::arg("buffer_bytes"),
            py::arg("task_ring"), py::arg("backend"), py::arg("backend_options"), py::arg("chip_threads"),
-           py::arg("allow_threads"), py::arg("bringup") = py::list(), py::arg("parent") = py::none())
+           py::arg("allow_threads"), py::arg("bringup") = py::list(), py::arg("parent") = py::none(),
+           py::arg("on_progress") = py::none())
       .def(
           "register_kernel",
           [](PyWorker& w, const std::string& name) { return w.registrable("register_kernel").register_kernel(name); },

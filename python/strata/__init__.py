@@ -155,7 +155,9 @@ class Worker(_strata.Worker):
     Workers of level - 1 (add_worker). A context manager: close() on exit.
 
     Options are WorkerOptions' fields; timeouts is a strata.Timeouts or a dict of its fields (ms); bringup
-    one strata.ChipBringup (or a dict of its fields) per chip.
+    one strata.ChipBringup (or a dict of its fields) per chip; on_progress a callable given a dict (run,
+    submitted, finished, elapsed_s) at most every 200 ms while a run waits (an exception it raises cancels
+    the run and comes out of run()).
     """
 
     def __init__(
@@ -175,6 +177,7 @@ class Worker(_strata.Worker):
         chip_threads: int = 0,
         allow_threads: bool = False,
         bringup: Optional[Sequence[Union[ChipBringup, Mapping[str, Any]]]] = None,
+        on_progress: Optional[Callable[[dict], Any]] = None,
         _parent: Optional["Worker"] = None,
     ) -> None:
         super().__init__(
@@ -194,6 +197,7 @@ class Worker(_strata.Worker):
             allow_threads=allow_threads,
             bringup=_bringup(bringup),
             parent=_parent,
+            on_progress=on_progress,
         )
 
     def add_worker(self, **options: Any) -> "Worker":

@@ -364,7 +364,8 @@ class Worker:
                  timeouts: Union[None, Timeouts, Mapping[str, int]] = None,
                  heap_bytes: int = 0, buffer_bytes: int = 0, task_ring: int = 0, backend: str = "",
                  backend_options: str = "", chip_threads: int = 0, allow_threads: bool = False,
-                 bringup: Optional[Sequence[Union[ChipBringup, Mapping[str, Any]]]] = None) -> None: ...
+                 bringup: Optional[Sequence[Union[ChipBringup, Mapping[str, Any]]]] = None,
+                 on_progress: Optional[Callable[[Dict[str, Any]], Any]] = None) -> None: ...
     def add_worker(self, **options: Any) -> "Worker":
         """A child Worker of this pod (level >= 4, before init()), of level - 1; takes strata.Worker's keyword options.
         The pod owns it: the handle registers kernels, host callables (and, in a level 5 pod, children and

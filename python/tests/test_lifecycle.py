@@ -169,3 +169,30 @@ def test_trace_path_writes_a_chrome_trace_with_every_task(kernel_lib, tmp_path):
     finally:
         path.unlink()
     assert not path.exists()
+
+
+def test_on_progress_reports_while_a_run_waits_and_a_raise_cancels_it(kernel_lib):
+    reports = []
+    with strata.Worker(chips=1, on_progress=reports.append) as w:
+        sleep_ms = w.register_kernel("py_sleep_ms", library=kernel_lib)
+        w.init()
+        w.run(lambda o: [o.submit(sleep_ms, strata.TaskArgs().scalar(150), worker=0) for _ in range(4)])
+    assert reports, "no progress report during a 600 ms run"
+    assert set(reports[0]) == {"run", "submitted", "finished", "elapsed_s"}
+    assert all(r["submitted"] == 4 and 0 <= r["finished"] <= 4 for r in reports)
+    assert [r["elapsed_s"] for r in reports] == sorted(r["elapsed_s"] for r in reports)
+
+    def stop(progress):
+        raise RuntimeError(f"enough after {progress['finished']} tasks")
+
+    with strata.Worker(chips=1, on_progress=stop) as w:
+        sleep_ms = w.register_kernel("py_sleep_ms", library=kernel_lib)
+        w.init()
+        with pytest.raises(RuntimeError, match="enough after"):
+            w.run(lambda o: [o.submit(sleep_ms, strata.TaskArgs().scalar(150), worker=0) for _ in range(40)])
+        w.respawn()  # the cancellation killed the chip that owed work
+        w.run(lambda o: o.submit(sleep_ms, strata.TaskArgs().scalar(1), worker=0))
+
+    with strata.Worker(level=4) as pod:
+        with pytest.raises(strata.UsageError, match="on_progress"):
+            pod.add_worker(chips=1, on_progress=print)
