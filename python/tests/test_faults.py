@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import strata
+from processes import child, wait_gone
 
 ATTEMPTS = 6
 WATCHDOG_S = 60
@@ -23,23 +24,6 @@ def watchdog():
     """Arms faulthandler's watchdog (a thread: armed after init(), which refuses other threads)."""
     yield lambda: faulthandler.dump_traceback_later(WATCHDOG_S, exit=True)
     faulthandler.cancel_dump_traceback_later()
-
-
-def wait_dead(pid):
-    """Waits until `pid` is a zombie or gone (SIGKILL is delivered at once, but not instantly)."""
-    while True:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
-        except FileNotFoundError:
-            return
-        if stat[stat.rfind(")") + 2 :].split()[0] in ("Z", "X"):
-            return
-        os.sched_yield()
-
-
-def chip_pid(w, index):
-    return next(c["pid"] for c in w.status()["children"] if c["kind"] == "chip" and c["index"] == index)
 
 
 @pytest.mark.parametrize("attempt", range(ATTEMPTS))
@@ -60,7 +44,7 @@ def test_a_chip_killed_at_a_random_moment_fails_the_run_naming_it(kernel_lib, wa
                 o.submit(add, strata.TaskArgs().input(x[chip]).output_existing(x[chip]).scalar(1), worker=chip)
 
         x[:] = 0
-        pid = chip_pid(w, victim)
+        pid = child(w, "chip", victim)["pid"]
         killer = threading.Timer(rng.uniform(0.0, 0.1), lambda: os.kill(pid, signal.SIGKILL))
         killer.start()
         try:
@@ -71,7 +55,7 @@ def test_a_chip_killed_at_a_random_moment_fails_the_run_naming_it(kernel_lib, wa
             assert f"chip {victim}" in str(e), str(e)
         finally:
             killer.join()
-        wait_dead(pid)
+        wait_gone(pid)
         if finished:
             # The kill came after the run's last task: the next call notices the death.
             with pytest.raises(strata.ChildDiedError, match=f"chip {victim}"):

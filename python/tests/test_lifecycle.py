@@ -10,25 +10,7 @@ import numpy as np
 import pytest
 
 import strata
-
-
-def wait_gone(pid):
-    """Waits until process `pid` has exited (a zombie until the Worker reaps it), at most 20 s."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
-        except FileNotFoundError:
-            return
-        if stat[stat.rfind(")") + 2 :].split()[0] in ("Z", "X"):
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"process {pid} did not exit")
-
-
-def child(w, kind, index):
-    return next(c for c in w.status()["children"] if c["kind"] == kind and c["index"] == index)
+from processes import child, wait_gone
 
 
 def add_one(ctx):
