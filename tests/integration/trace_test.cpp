@@ -51,7 +51,10 @@ class TraceTest : public strata::test::LeakCheckedTest {
   fs::path dir_;
 };
 
-STRATA_KERNEL(tr_add) { ++*ctx.data<int64_t>(0); }
+// Adds 1 to element 0 of tensor 0, once per task: only block 0 writes (blocks may run on several threads).
+STRATA_KERNEL(tr_add) {
+  if (ctx.block_idx() == 0) ++*ctx.data<int64_t>(0);
+}
 STRATA_KERNEL(tr_fail) {
   (void)ctx;
   throw std::runtime_error("tr_fail fired");
