@@ -1,5 +1,6 @@
-// python/src/module.cpp — the `strata._strata` extension module: value types, dtype conversion and the
-// exception mapping. The Worker is bound in worker.cpp, the Orchestrator and domains in orchestrator.cpp.
+// python/src/module.cpp — the `strata._strata` extension module: its init, value types (Tensor, buffers,
+// contexts, TaskArgs), dtype conversion and the info report. The exceptions are bound in errors.cpp, the
+// Worker in worker.cpp, the Orchestrator and domains in orchestrator.cpp.
 #include <pybind11/stl.h>
 
 #include <cstring>

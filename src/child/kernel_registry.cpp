@@ -8,7 +8,6 @@
 #include <utility>
 
 #include "ipc/task_failure.hpp"
-#include "strata/errors.hpp"
 
 namespace strata::child {
 namespace {
@@ -67,9 +66,6 @@ int kernel_entry_call(KernelFn fn, const TaskContext* ctx, char* err, size_t err
   try {
     fn(*ctx);
     return 0;
-  } catch (const HostError& e) {
-    // A language binding's kernel reports its own exception type (the Python one's "ValueError").
-    put(e.type(), e.what());
   } catch (const std::exception& e) {
     try {
       put(ipc::current_exception_type(), e.what());

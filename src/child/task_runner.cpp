@@ -63,9 +63,6 @@ bool ChildRuntime::call(const ipc::DecodedFrame& f, ipc::TaskFailure* failure) {
       try {
         c.hosts[fh.callable].fn(ctx);
         return true;
-      } catch (const HostError& e) {
-        failure->type = e.type();
-        failure->message = e.what();
       } catch (const std::exception& e) {
         capture_exception(failure, e.what());
       } catch (...) {
@@ -87,10 +84,6 @@ bool ChildRuntime::call(const ipc::DecodedFrame& f, ipc::TaskFailure* failure) {
         failure->type = e.error_type();
         failure->message = e.message();
         failure->frames = e.frames();
-      } catch (const HostError& e) {
-        // A language binding's orchestration function failed: report the foreign type (Python's "ValueError").
-        failure->type = e.type();
-        failure->message = e.what();
       } catch (const std::exception& e) {
         capture_exception(failure, e.what());
       } catch (...) {

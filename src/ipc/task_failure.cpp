@@ -9,10 +9,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <typeinfo>
 
 #include "ipc/channel.hpp"
+#include "strata/errors.hpp"
 
 namespace strata::ipc {
 namespace {
@@ -78,6 +80,16 @@ std::string bound_message(std::string message) {
 }
 
 std::string current_exception_type() {
+  // A HostError names the foreign type it carries (a language binding's "ValueError"), not its own.
+  if (std::exception_ptr current = std::current_exception()) {
+    try {
+      std::rethrow_exception(current);
+    } catch (const HostError& e) {
+      return e.type();
+    } catch (...) {
+      // any other: its C++ type, below
+    }
+  }
   const std::type_info* t = abi::__cxa_current_exception_type();
   if (t == nullptr) return "unknown";
   int status = 0;

@@ -31,7 +31,8 @@ struct TaskFailure {
 
 /// `message` cut to kMaxErrorMessageBytes as described above (unchanged if it fits).
 std::string bound_message(std::string message);
-/// The demangled type of the exception being handled (call inside a catch block), or "unknown".
+/// The demangled type of the exception being handled (call inside a catch block), or "unknown"; for a
+/// HostError, the type it carries (HostError::type()).
 std::string current_exception_type();
 
 std::string encode_task_failure(const TaskFailure& f);
