@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "moe_router.hpp"
+#include "moe_layer.hpp"
 #include "strata/comm_kernel.hpp"
 #include "strata/strata.hpp"
 #include "workload_util.hpp"
@@ -43,14 +43,7 @@ constexpr std::chrono::seconds kWaitTimeout{30};
 
 using strata::examples::route_token;
 
-// One expert: out = relu(in·we + be), we H x H.
-[[gnu::noinline]] void expert_forward(const float* in, const float* we, const float* be, int64_t h, float* out) {
-  for (int64_t j = 0; j < h; ++j) {
-    float acc = be[j];
-    for (int64_t k = 0; k < h; ++k) acc += in[k] * we[k * h + j];
-    out[j] = acc > 0.0f ? acc : 0.0f;
-  }
-}
+using strata::examples::expert_forward;
 
 [[gnu::noinline]] void combine_row(float w0, const float* a, float w1, const float* b, int64_t h, float* y) {
   for (int64_t j = 0; j < h; ++j) y[j] = w0 * a[j] + w1 * b[j];

@@ -8,8 +8,9 @@
 #include <strata/kernel.hpp>
 #include <vector>
 
-#include "moe_router.hpp"
+#include "moe_layer.hpp"
 
+using strata::examples::expert_forward;
 using strata::examples::route_token;
 
 // x[i] *= a. Tensors: x (INOUT, f32). Scalars: a (f32). Blocks split the elements.
@@ -87,11 +88,7 @@ STRATA_KERNEL(pyex_moe_expert) {
       continue;
     }
     const auto le = static_cast<int64_t>(in[h]);
-    for (int64_t j = 0; j < h; ++j) {
-      float acc = be[le * h + j];
-      for (int64_t k = 0; k < h; ++k) acc += in[k] * we[(le * h + k) * h + j];
-      out[j] = acc > 0.0f ? acc : 0.0f;
-    }
+    expert_forward(in, we + le * h * h, be + le * h, h, out);
   }
 }
 

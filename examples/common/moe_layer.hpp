@@ -1,6 +1,6 @@
-// examples/common/moe_router.hpp — the mixture-of-experts router both MoE examples use (the C++ workload in
-// moe.cpp and the Python example's kernel library): logits = x·wg (wg is H x E), the two largest (ties:
-// lower index first), softmax over the two.
+// examples/common/moe_layer.hpp — the per-token maths both MoE examples use (the C++ workload in moe.cpp
+// and the Python example's kernel library): the router (logits = x·wg, wg H x E; the two largest, ties to
+// the lower index; softmax over the two) and one expert (relu(in·we + be), we H x H).
 #pragma once
 
 #include <cmath>
@@ -30,6 +30,15 @@ namespace strata::examples {
   idx[1] = second;
   w[0] = 1.0f / (1.0f + e1);
   w[1] = e1 / (1.0f + e1);
+}
+
+// One expert: out = relu(in·we + be), we H x H.
+[[gnu::noinline]] inline void expert_forward(const float* in, const float* we, const float* be, int64_t h, float* out) {
+  for (int64_t j = 0; j < h; ++j) {
+    float acc = be[j];
+    for (int64_t k = 0; k < h; ++k) acc += in[k] * we[k * h + j];
+    out[j] = acc > 0.0f ? acc : 0.0f;
+  }
 }
 
 }  // namespace strata::examples
