@@ -38,6 +38,9 @@ int moe_main(int argc, char** argv);
 /// The data-parallel training workload (examples/common/dp.cpp): the dp_train example's main, also
 /// `strata demo --workload dp`. Returns the exit status.
 int dp_main(int argc, char** argv);
+/// The pod workload across ranks over MPI (examples/common/pod.cpp): the pod_dp_tp example's main, also
+/// `strata demo --workload pod` (under mpirun). Returns the exit status.
+int pod_main(int argc, char** argv);
 
 /// Deterministic values in [-scale, scale) from a 64-bit LCG seeded with `seed`.
 void fill_uniform(float* x, size_t count, uint64_t seed, float scale = 1.0f);

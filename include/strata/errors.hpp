@@ -75,6 +75,8 @@ struct Frame {
   ChildKind child_kind = ChildKind::Chip;
   /// Index of the child among its kind (chip index, sub index, worker index); -1 if none ran it.
   int child_index = -1;
+  /// A pod over MPI: the rank of the child Worker that ran it (child_index + 1); -1 otherwise.
+  int rank = -1;
 };
 
 /// The most bytes of a failure's message that cross a mailbox whole; a longer message is cut there and

@@ -70,6 +70,15 @@ using OrchCallable = std::function<void(Orchestrator&, const TaskContext&)>;
 /// "Any child of the right kind": the task goes to the least loaded one.
 inline constexpr int kAnyWorker = -1;
 
+/// How a pod (level >= 4) reaches its child Workers.
+enum class Transport : uint8_t {
+  /// Forked processes on this host (the default).
+  Fork = 0,
+  /// One MPI rank per child Worker, on any host (docs/multi-host.md): start the program with
+  /// `mpirun -n 1+K`; rank 0 is the pod, every other rank runs the Worker given to add_worker().
+  Mpi = 1,
+};
+
 /// Bounded waits of a Worker. Zero takes the tunable's default (see `strata info`), which its environment
 /// variable may override.
 struct Timeouts {
@@ -88,6 +97,9 @@ struct Timeouts {
   /// A run that makes no progress for this long fails with a TimeoutError carrying the stall report,
   /// and the stuck child is declared lost. STRATA_STALL_TIMEOUT_MS (default 0: never).
   std::chrono::milliseconds stall{0};
+  /// A pod over MPI: a rank (or the root, seen from a rank) silent this long is gone; each side sends
+  /// a heartbeat every quarter of it while it waits. STRATA_HEARTBEAT_TIMEOUT_MS (default 10 s).
+  std::chrono::milliseconds heartbeat{0};
 };
 
 /// Memory of a Worker. Zero takes the tunable's default (see `strata info`), which its environment
@@ -118,6 +130,8 @@ struct BackendOptions {
 struct WorkerOptions {
   /// 3 for a node; 4, 5 or 6 for a pod whose children are Workers of level - 1.
   int level = 3;
+  /// A pod's children: forked here, or MPI ranks (Transport::Mpi).
+  Transport transport = Transport::Fork;
   /// Number of chips (device ids 0..chips-1). Level 3 only.
   int chips = 0;
   /// Explicit device ids instead of `chips`.
@@ -228,9 +242,13 @@ class Worker {
   OrchFn register_orch(OrchCallable fn, std::string name = "orch");
   /// Adds a child Worker of level - 1 (level >= 4, before init()). Returns it so kernels, host
   /// callables and its own children can be registered on it; it is initialised inside its process.
+  /// A pod over MPI takes one (every rank runs it) or one per rank but 0 (rank r runs the (r-1)th).
   Worker& add_worker(WorkerOptions opts);
 
   /// Forks the children and waits until each is ready. Throws (and leaves nothing behind) on failure.
+  /// A pod over MPI: collective over every rank. On rank 0 it returns once every rank is ready; on
+  /// every other rank it serves rank 0 until rank 0 closes the pod, then returns with this Worker closed
+  /// (throws Error if rank 0 refused this rank, dismissed it or stopped answering). See pod_rank().
   void init();
   /// Calls `fn` with an Orchestrator, then waits for every submitted task, then frees what the run
   /// owns. Throws TaskError naming the first failed task; rethrows what `fn` threw.
@@ -278,6 +296,11 @@ class Worker {
   WorkerStatus status() const;
 
   int level() const noexcept;
+  /// A pod over MPI: this process's rank (0: the pod's root, which runs orchestration); 0 otherwise.
+  /// Known from init() on.
+  int pod_rank() const noexcept;
+  /// A pod over MPI: the number of ranks (1 + its child Workers); 1 otherwise.
+  int pod_ranks() const noexcept;
   int chip_count() const noexcept;
   int sub_count() const noexcept;
   int worker_count() const noexcept;
@@ -362,6 +385,15 @@ class Orchestrator {
   /// Chunk p of rank r's `send` (count / size elements; count must divide) goes to chunk r of rank p's
   /// `recv` (another buffer of the same dtype, at least as large).
   TaskRef alltoall(const Domain& domain, std::string_view send, std::string_view recv, const CallConfig& cfg = {});
+
+  /// Inside an orchestration function that a pod over MPI runs on its ranks: combines `t` (memory of
+  /// this Worker: a task's tensor, or alloc()) element-wise across every rank but 0 with `op`, through
+  /// MPI, in place. Waits first for every task submitted so far in this run; every rank must call it
+  /// with the same `name` and size (else Error naming the odd rank). dtypes f32, f64, i32, i64; f16 and
+  /// bf16 are summed in f32. Blocks until done or timeouts.comm.
+  void pod_allreduce(const std::string& name, const Tensor& t, ReduceOp op = ReduceOp::Sum);
+  /// Like pod_allreduce, but every rank's `t` becomes `root_rank`'s (a rank >= 1).
+  void pod_broadcast(const std::string& name, const Tensor& t, int root_rank);
 
   int level() const noexcept;
   int chip_count() const noexcept;

@@ -67,8 +67,11 @@ std::string frame_text(const Frame& f) {
   std::string s = "task #" + std::to_string(f.task_id) + " '" + f.task_name + "' failed";
   if (f.child_index >= 0) {
     s += " on ";
-    if (f.child_kind == ChildKind::Worker) s += "L" + std::to_string(f.level - 1) + " ";
-    s += std::string(child_kind_name(f.child_kind)) + " " + std::to_string(f.child_index);
+    if (f.rank >= 0)
+      s += "rank " + std::to_string(f.rank) + " (L" + std::to_string(f.level - 1) + ")";
+    else if (f.child_kind == ChildKind::Worker)
+      s += "L" + std::to_string(f.level - 1) + " ";
+    if (f.rank < 0) s += std::string(child_kind_name(f.child_kind)) + " " + std::to_string(f.child_index);
   }
   return s;
 }

@@ -19,10 +19,8 @@
 #include "comm/backend.hpp"
 #include "ipc/board.hpp"
 #include "ipc/channel.hpp"
-
-namespace strata {
-class Worker;
-}
+#include "ipc/task_failure.hpp"
+#include "strata/worker.hpp"
 
 namespace strata::child {
 
@@ -49,5 +47,9 @@ struct ChildSetup {
 /// The body of a child process: starts (backend, or inner Worker), reports ready, serves frames until
 /// a Shutdown frame, then stops. Returns the exit status.
 int child_main(const ChildSetup& setup) noexcept;
+
+/// Runs orchestration function `fn` on `inner` (a child Worker, or a pod's rank) for a task of `ctx`.
+/// Returns false with `*failure` filled (a failed inner task's levels as data) when it failed.
+bool run_orchestration(Worker& inner, const OrchCallable& fn, const TaskContext& ctx, ipc::TaskFailure* failure);
 
 }  // namespace strata::child

@@ -74,22 +74,25 @@ bool ChildRuntime::call(const ipc::DecodedFrame& f, ipc::TaskFailure* failure) {
         failure->message = "unknown orchestration function id " + std::to_string(fh.callable);
         return false;
       }
-      try {
-        const OrchCallable& fn = c.orchs[fh.callable].fn;
-        if (s_.on_orch_task) s_.on_orch_task(fh.task_id);
-        s_.inner->run([&](Orchestrator& o) { fn(o, ctx); });
-        return true;
-      } catch (const TaskError& e) {
-        // A task of the inner Worker failed: its levels travel as data, its innermost failure as is.
-        failure->type = e.error_type();
-        failure->message = e.message();
-        failure->frames = e.frames();
-      } catch (const std::exception& e) {
-        capture_exception(failure, e.what());
-      } catch (...) {
-        capture_exception(failure, "orchestration function threw an exception that is not a std::exception");
-      }
-      return false;
+      if (s_.on_orch_task) s_.on_orch_task(fh.task_id);
+      return run_orchestration(*s_.inner, c.orchs[fh.callable].fn, ctx, failure);
+  }
+  return false;
+}
+
+bool run_orchestration(Worker& inner, const OrchCallable& fn, const TaskContext& ctx, ipc::TaskFailure* failure) {
+  try {
+    inner.run([&](Orchestrator& o) { fn(o, ctx); });
+    return true;
+  } catch (const TaskError& e) {
+    // A task of the inner Worker failed: its levels travel as data, its innermost failure as is.
+    failure->type = e.error_type();
+    failure->message = e.message();
+    failure->frames = e.frames();
+  } catch (const std::exception& e) {
+    capture_exception(failure, e.what());
+  } catch (...) {
+    capture_exception(failure, "orchestration function threw an exception that is not a std::exception");
   }
   return false;
 }

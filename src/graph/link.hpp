@@ -29,6 +29,12 @@ class Link {
   virtual std::string gone(ChildKind kind, int index) const = 0;
   /// The child's name in messages: "chip 3", "sub 0", "L3 worker 1".
   virtual std::string name(ChildKind kind, int index) const = 0;
+  /// A pod over MPI: the rank of a child Worker (-1: a local child, or none).
+  virtual int pod_rank(ChildKind kind, int index) const noexcept {
+    (void)kind;
+    (void)index;
+    return -1;
+  }
   /// Frames posted to the child whose completion has not been consumed.
   virtual uint64_t load(ChildKind kind, int index) const noexcept = 0;
   virtual bool has_room(ChildKind kind, int index) const noexcept = 0;

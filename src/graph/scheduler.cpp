@@ -92,7 +92,7 @@ void Scheduler::end_run() noexcept {
 }
 
 TaskError RunFailure::error(int level) const {
-  std::vector<Frame> frames{Frame{level, task, name, kind, child}};
+  std::vector<Frame> frames{Frame{level, task, name, kind, child, rank}};
   frames.insert(frames.end(), inner.begin(), inner.end());
   return TaskError(std::move(frames), error_type, message);
 }
@@ -613,7 +613,8 @@ void Scheduler::finish(Record& t) {
   const bool failed = t.outcome != Outcome::Ok;
   if (failed) {
     if (!failure_ || rank(t.outcome) > rank(failure_->outcome))
-      failure_ = RunFailure{t.id, *t.name, t.fail_kind, t.fail_child, t.error, t.outcome, t.error_type, t.inner};
+      failure_ = RunFailure{t.id,    *t.name,   t.fail_kind,  t.fail_child, link_.pod_rank(t.fail_kind, t.fail_child),
+                            t.error, t.outcome, t.error_type, t.inner};
     // Consumers already pushed may find this slot retired before they look at it: tell them directly.
     for (uint64_t c : t.consumers) {
       Record& con = record(c);

@@ -76,6 +76,7 @@ struct RunFailure {
   std::string name;
   ChildKind kind = ChildKind::Chip;
   int child = -1;  // -1: no child ran it
+  int rank = -1;   // a pod over MPI: the rank of that child
   std::string message;
   Outcome outcome = Outcome::Failed;
   std::string error_type;    // the exception's type, "" if none

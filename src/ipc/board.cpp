@@ -70,26 +70,41 @@ void board_set_poisoned(Board* board, uint64_t task_id) noexcept {
   if (s.task_id.load(std::memory_order_relaxed) == task_id) s.poisoned.store(1, std::memory_order_release);
 }
 
+namespace {
+// Whether `dep` is finished: its slot holds a finished state, or was already given to a later task (the
+// parent writes a reused slot's task_id before its state, so reading the id again after the state tells
+// whether the state read was still `dep`'s).
+struct Finish {
+  bool finished = false;
+  bool retired = false;
+  uint32_t word = 0;
+};
+Finish read_finish(TaskStatus& s, uint64_t dep) noexcept {
+  Finish f;
+  if (s.task_id.load(std::memory_order_seq_cst) != dep) return Finish{true, true, 0};
+  f.word = s.state.load(std::memory_order_seq_cst);
+  if (s.task_id.load(std::memory_order_seq_cst) != dep) return Finish{true, true, 0};
+  const TaskState st = board_state_of(f.word);
+  f.finished = st == TaskState::Done || st == TaskState::Failed;
+  return f;
+}
+
+DepOutcome outcome(Board* board, const Finish& f, uint64_t self) noexcept {
+  // The parent sets our poisoned flag before it retires a failed producer's slot.
+  if (f.retired)
+    return board->at(self).poisoned.load(std::memory_order_acquire) ? DepOutcome::Failed : DepOutcome::Done;
+  return board_state_of(f.word) == TaskState::Failed ? DepOutcome::Failed : DepOutcome::Done;
+}
+}  // namespace
+
 DepOutcome board_wait(Board* board, uint64_t dep, uint64_t self, bool last, int64_t spin_ns) noexcept {
   TaskStatus& s = board->at(dep);
-  const uint32_t pending = board_state_word(dep, TaskState::Pending);
   const uint32_t running = board_state_word(dep, TaskState::Running);
   const uint32_t soon = board_state_word(dep, TaskState::Soon);
-  uint32_t word = pending;
-  bool retired = false;
-  // The parent writes a reused slot's task_id before its state, so reading the id again after the state
-  // tells whether the state read was still `dep`'s.
+  Finish f;
   auto finished = [&] {
-    if (s.task_id.load(std::memory_order_seq_cst) != dep) {
-      retired = true;
-      return true;
-    }
-    word = s.state.load(std::memory_order_seq_cst);
-    if (s.task_id.load(std::memory_order_seq_cst) != dep) {
-      retired = true;
-      return true;
-    }
-    return word != pending && word != running && word != soon;
+    f = read_finish(s, dep);
+    return f.finished;
   };
   bool marked = false;
   auto hot = [&] {
@@ -103,11 +118,13 @@ DepOutcome board_wait(Board* board, uint64_t dep, uint64_t self, bool last, int6
   };
   wait_on(
       EventCount(&s.event), finished, [] { return false; }, hot, SpinPolicy{spin_ns, spin_ns / 10}, -1, kBoardSliceNs);
-  if (retired) {
-    // The parent sets our poisoned flag before it retires a failed producer's slot.
-    return board->at(self).poisoned.load(std::memory_order_acquire) ? DepOutcome::Failed : DepOutcome::Done;
-  }
-  return board_state_of(word) == TaskState::Failed ? DepOutcome::Failed : DepOutcome::Done;
+  return outcome(board, f, self);
+}
+
+std::optional<DepOutcome> board_poll(Board* board, uint64_t dep, uint64_t self) noexcept {
+  const Finish f = read_finish(board->at(dep), dep);
+  if (!f.finished) return std::nullopt;
+  return outcome(board, f, self);
 }
 
 }  // namespace strata::ipc

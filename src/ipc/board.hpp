@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "ipc/event_count.hpp"
 
@@ -94,5 +95,7 @@ void board_soon(Board* board, uint64_t task_id) noexcept;
 /// tenth of it otherwise), then sleeps in bounded slices until it changes. With `last`, `dep` is the last
 /// thing `self` waits for: `self` is marked Soon once `dep` is seen starting.
 DepOutcome board_wait(Board* board, uint64_t dep, uint64_t self, bool last, int64_t spin_ns) noexcept;
+/// board_wait without the wait: the outcome if `dep` is finished (or retired), nullopt while it is not.
+std::optional<DepOutcome> board_poll(Board* board, uint64_t dep, uint64_t self) noexcept;
 
 }  // namespace strata::ipc

@@ -155,6 +155,11 @@ const unsigned char* ChannelChild::next_request(int64_t spin_ns, int64_t timeout
   return ch_->requests[tail_ % kRequestSlots];
 }
 
+const unsigned char* ChannelChild::try_next_request() const noexcept {
+  if (ch_->header.req_head.load(std::memory_order_acquire) == tail_) return nullptr;
+  return ch_->requests[tail_ % kRequestSlots];
+}
+
 void ChannelChild::pop_request() noexcept { ch_->header.req_tail.store(++tail_, std::memory_order_release); }
 
 void ChannelChild::set_running(uint64_t task, int64_t start_ns, int64_t deadline_ns) noexcept {

@@ -224,6 +224,8 @@ class ChannelChild {
 
   /// The next request, waiting (spin, then sleep on req_event) at most `timeout_ns`; nullptr if none.
   const unsigned char* next_request(int64_t spin_ns, int64_t timeout_ns) noexcept;
+  /// The next request if one is there, without waiting (a pod's root reads its ranks' channels so).
+  const unsigned char* try_next_request() const noexcept;
   /// Marks the request returned by next_request() as read (its slot may be reused once completed).
   void pop_request() noexcept;
 

@@ -62,6 +62,7 @@ void Supervisor::check_health() {
 
 size_t Supervisor::poll() {
   const size_t before = delivered_;
+  if (remote_) remote_->pump();
   for (Child& c : children_) {
     if (c.state != ChildState::Ready) continue;
     // A child that breaks the protocol cannot be trusted with more work: declared lost, once.
@@ -80,6 +81,8 @@ size_t Supervisor::poll() {
 }
 
 bool Supervisor::wake_due() const noexcept {
+  // A remote child's answers arrive only through a pump: spinning pumps (the loop calls poll() after).
+  if (remote_ && remote_->pump()) return true;
   for (const Child& c : children_)
     if (c.alive() && (c.channel.wake_due() || c.channel.liveness_lost())) return true;
   return false;
@@ -208,6 +211,7 @@ void Supervisor::wait(int64_t deadline_ns, WaitCheck done) {
   };
   bound(deadline_ns);
   bound(next_deadline());
+  if (remote_) bound(now + remote_->nap_ns());
   fds_.clear();
   fd_children_.clear();
   for (Child& c : children_) {

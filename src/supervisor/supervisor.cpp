@@ -64,7 +64,12 @@ void Supervisor::configure(int chips, int subs, int workers, const std::vector<i
 }
 
 std::string Supervisor::name(ChildKind kind, int index) const {
-  if (kind == ChildKind::Worker) return "L" + std::to_string(opts_.level - 1) + " worker " + std::to_string(index);
+  if (kind == ChildKind::Worker) {
+    const std::string level = "L" + std::to_string(opts_.level - 1);
+    const Child& c = child(kind, index);
+    if (c.remote()) return "rank " + std::to_string(c.rank) + " (" + level + ")";
+    return level + " worker " + std::to_string(index);
+  }
   return std::string(child_kind_name(kind)) + " " + std::to_string(index);
 }
 
@@ -76,6 +81,19 @@ void Supervisor::spawn(Child& c, const std::function<int()>& body) {
   STRATA_LOG_DEBUG("proc", "forked %s (generation %u) as pid %d", name(c).c_str(), c.generation,
                    static_cast<int>(c.proc.pid()));
   STRATA_OBSERVE(obs_, child_started(c.kind, c.index, static_cast<int>(c.proc.pid()), c.generation, name(c)));
+}
+
+void Supervisor::set_remote(Remote* remote, const std::vector<int>& ranks) {
+  remote_ = remote;
+  for (int i = 0; i < count(ChildKind::Worker) && i < static_cast<int>(ranks.size()); ++i)
+    child(ChildKind::Worker, i).rank = ranks[static_cast<size_t>(i)];
+}
+
+void Supervisor::start_remote(Child& c) {
+  c.state = ChildState::Starting;
+  c.gone_how.clear();
+  c.stopped_since = 0;
+  STRATA_OBSERVE(obs_, child_started(c.kind, c.index, 0, c.generation, name(c)));
 }
 
 void Supervisor::wait_ready(int64_t deadline_ns, const char* what, const char* knob) {
@@ -173,6 +191,7 @@ void Supervisor::gone(Child& c, ChildState state, const std::string& how, const 
                             sys::now_ns(), how));
   c.proc.kill();
   c.proc.reap(0);
+  if (c.remote() && remote_) remote_->dismiss(c, how);
   c.state = state;
   c.gone_how = how;
   std::vector<uint64_t> ids;
@@ -220,6 +239,7 @@ void Supervisor::shutdown(int64_t timeout_ns) noexcept {
     }
   }
   const int64_t deadline = sys::now_ns() + timeout_ns;
+  if (remote_) remote_->shutdown(timeout_ns);
   for (Child& c : children_) {
     if (c.proc.running()) {
       const int64_t left_ms = std::max<int64_t>(0, (deadline - sys::now_ns()) / 1000000);

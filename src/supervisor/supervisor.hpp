@@ -21,6 +21,11 @@
 // wait of the parent — init's ready handshake, back-pressure, drain, domain requests, close — goes
 // through wait_until(), so every wait sees deaths and deadlines.
 //
+// A pod over MPI has remote children: no process of ours, the child's end of their channels played by
+// a Remote (pod/root_link.hpp) that the progress loop pumps. They go Lost or Dead through the same gone()
+// (the Remote reports a rank's death with died()); the loop cannot sleep on the transport, so it naps at
+// most Remote::nap_ns() between pumps.
+//
 // Owned by the thread that owns the Worker; not thread-safe. Events are delivered only from inside
 // poll()/wait() (and gone()).
 #pragma once
@@ -70,6 +75,8 @@ struct Child {
   uint32_t deadline_frames = 0;  // entries of `inflight` with a deadline
   int64_t stopped_since = 0;     // when it was first seen stopped while owing work (0: not)
   std::string gone_how;          // once Lost or Dead: how ("died: killed by signal 9 (Killed)")
+  int rank = -1;                 // a remote child: its rank in the pod (no process of ours)
+  bool remote() const noexcept { return rank >= 0; }
   bool alive() const noexcept { return state == ChildState::Ready; }
 };
 
@@ -98,6 +105,21 @@ class Events {
   /// A wait is under way (called from wait(), at most every Options::tick_ns): the Worker's chance to
   /// notice a stall and report progress. May declare children lost, or throw out of the wait.
   virtual void on_tick(int64_t now_ns) = 0;
+};
+
+/// The far end of remote children (a pod's ranks over MPI): plays the child's end of their channels.
+class Remote {
+ public:
+  virtual ~Remote() = default;
+  /// Moves posted frames out and answers in; reports a rank that died or stopped answering through
+  /// Supervisor::died(). Never blocks. Returns whether anything moved.
+  virtual bool pump() = 0;
+  /// The longest the progress loop may sleep before pumping again.
+  virtual int64_t nap_ns() const noexcept = 0;
+  /// `c` became Lost or Dead: stop talking to it (and tell it to stop, if it can hear).
+  virtual void dismiss(Child& c, const std::string& why) noexcept = 0;
+  /// Tells every live remote child to exit and waits up to `timeout_ns` for their goodbyes.
+  virtual void shutdown(int64_t timeout_ns) noexcept = 0;
 };
 
 /// A condition a waiter re-checks after announcing itself (a plain function and its argument).
@@ -137,6 +159,10 @@ class Supervisor {
 
   /// Forks `c`, which runs `body` and exits with its value. State: Starting.
   void spawn(Child& c, const std::function<int()>& body);
+  /// Makes the Worker children remote: child i is pod rank ranks[i], served by `remote`. Before start_remote.
+  void set_remote(Remote* remote, const std::vector<int>& ranks);
+  /// A remote child starts (it reports ready through its channel, like a forked one). State: Starting.
+  void start_remote(Child& c);
   /// Waits until every Starting child is Ready. Throws Error naming a child that failed to start or died,
   /// TimeoutError naming the pending ones at `deadline_ns` (the caller tears everything down).
   void wait_ready(int64_t deadline_ns, const char* what, const char* knob);
@@ -172,6 +198,8 @@ class Supervisor {
   void check_health();
   /// Declares `c` lost: kills and reaps it and fails everything it owed, saying `reason`.
   void declare_lost(Child& c, const std::string& reason);
+  /// `c` is gone (it exited, was killed, or a remote one stopped answering): fails everything it owed.
+  void died(Child& c, const std::string& how);
   /// The task `c` runs now: its running record, if that names the oldest frame it owes.
   std::optional<ipc::RunningTask> running(const Child& c) const noexcept;
   /// Events delivered so far (completions, replies, losses): grows while the children make progress.
@@ -192,7 +220,6 @@ class Supervisor {
 
  private:
   void gone(Child& c, ChildState state, const std::string& how, const std::string& running_msg);
-  void died(Child& c, const std::string& how);
   /// Consumes what `c` posted, in order; stops at a protocol breach and returns its description.
   std::string consume(Child& c);
   void check_deadlines(int64_t now);
@@ -206,6 +233,7 @@ class Supervisor {
   Events& events_;
   Options opts_;
   trace::Observer* obs_ = nullptr;
+  Remote* remote_ = nullptr;
   ipc::SharedMapping map_;  // ParentWake page, then one Channel per child
   ipc::ParentWake* wake_ = nullptr;
   int wake_fd_ = -1;

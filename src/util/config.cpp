@@ -28,6 +28,8 @@ constexpr Tunable kTunables[] = {
      "how long close() waits for a child to exit before killing it"},
     {"comm_timeout_ms", "STRATA_COMM_TIMEOUT_MS", Type::Millis, "120000",
      "how long a domain allocation, free or copy waits for a chip's answer"},
+    {"heartbeat_timeout_ms", "STRATA_HEARTBEAT_TIMEOUT_MS", Type::Millis, "10000",
+     "a pod over MPI: a rank (or the root) silent this long is gone"},
     {"chip_threads", "STRATA_CHIP_THREADS", Type::Int, "2", "threads in a sim chip's block pool"},
     {"spin_us", "STRATA_SPIN_US", Type::Int, "50",
      "microseconds a waiter spins (yielding) before it blocks on a futex or poll"},

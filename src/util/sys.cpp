@@ -1,6 +1,7 @@
 #include "util/sys.hpp"
 
 #include <sched.h>
+#include <time.h>
 
 #include <cerrno>
 #include <cstring>
@@ -15,6 +16,12 @@ std::string errno_message(const char* what, int err) { return std::string(what) 
 void throw_errno(const char* what) { throw SystemError(errno_message(what, errno)); }
 
 void yield() noexcept { sched_yield(); }
+
+void sleep_ns(int64_t ns) noexcept {
+  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
 
 int64_t spin_budget_ns() noexcept {
   static const int64_t ns = static_cast<int64_t>(config::get_u64("spin_us")) * 1000;

@@ -37,6 +37,8 @@ bool spin_until(Ready&& ready, int64_t spin_ns) noexcept;
 
 /// sched_yield().
 void yield() noexcept;
+/// Sleeps for `ns` nanoseconds (resumes after a signal).
+void sleep_ns(int64_t ns) noexcept;
 
 /// The configured spin budget (STRATA_SPIN_US) in nanoseconds, read once.
 int64_t spin_budget_ns() noexcept;

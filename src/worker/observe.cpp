@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "ipc/codec.hpp"
+#include "pod/rank_server.hpp"
 #include "trace/recorder.hpp"
 #include "util/config.hpp"
 #include "util/log.hpp"
@@ -67,7 +68,8 @@ void WorkerImpl::start_trace() {
   obs_ = recorder_.get();
   // Child Workers record into shared memory this Worker merges at close: a pod gives one file.
   const size_t spill_bytes = config::get_u64("trace_spill_bytes");
-  for (int i = 0; i < sup_->count(ChildKind::Worker); ++i) {
+  // (A pod over MPI: its ranks do not record into this trace; see docs/multi-host.md.)
+  for (int i = 0; i < sup_->count(ChildKind::Worker) && !sup_->child(ChildKind::Worker, i).remote(); ++i) {
     ipc::SharedMapping& m = spills_.emplace_back(std::max(spill_bytes, sizeof(trace::SpillHeader) + 4096));
     auto* header = static_cast<trace::SpillHeader*>(m.data());
     ChildTrace t;
@@ -113,6 +115,7 @@ void WorkerImpl::begin_watch(int64_t now) {
 void WorkerImpl::on_tick(int64_t now) {
   if (!in_run_) return;
   if (opts_.on_wait) opts_.on_wait();
+  if (pod_hook_) pod_hook_->background();  // a rank of a pod over MPI: heartbeats, the root's messages
   const uint64_t mark = sup_->delivered() + sched_->submitted();
   if (mark != progress_mark_) {
     progress_mark_ = mark;

@@ -46,6 +46,14 @@ void Orchestrator::copy_from(void* dst, const DomainBuffer& src, size_t bytes) {
 }
 
 int Orchestrator::level() const noexcept { return impl_->level(); }
+
+void Orchestrator::pod_allreduce(const std::string& name, const Tensor& t, ReduceOp op) {
+  impl_->pod_collective(name, t, op, false, 0, run_);
+}
+
+void Orchestrator::pod_broadcast(const std::string& name, const Tensor& t, int root_rank) {
+  impl_->pod_collective(name, t, ReduceOp::Sum, true, root_rank, run_);
+}
 int Orchestrator::chip_count() const noexcept { return impl_->count(ChildKind::Chip); }
 int Orchestrator::sub_count() const noexcept { return impl_->count(ChildKind::Sub); }
 int Orchestrator::worker_count() const noexcept { return impl_->count(ChildKind::Worker); }

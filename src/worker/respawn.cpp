@@ -19,6 +19,10 @@ void WorkerImpl::respawn() {
   std::vector<supervisor::Child*> gone;
   for (supervisor::Child& c : sup_->children())
     if (c.state == supervisor::ChildState::Lost || c.state == supervisor::ChildState::Dead) gone.push_back(&c);
+  for (supervisor::Child* c : gone)
+    if (c->remote())
+      throw Error("respawn(): " + sup_->gone_text(*c) +
+                  "; a pod over MPI cannot start a rank again: close() the pod and launch the job again");
   const bool redo_bringup = !gone.empty() && domains_->drop_broken();
   const int64_t begin = sys::now_ns();
   const int64_t deadline = begin + ns(opts_.timeouts.init);

@@ -37,6 +37,8 @@ void Worker::store_outputs() { impl_->store_outputs(); }
 std::vector<LiveDomain> Worker::live_domains() const { return impl_->live_domains(); }
 int Worker::comm_bringups() const noexcept { return impl_->comm_bringups(); }
 int Worker::level() const noexcept { return impl_->level(); }
+int Worker::pod_rank() const noexcept { return impl_->pod_rank(); }
+int Worker::pod_ranks() const noexcept { return impl_->pod_ranks(); }
 int Worker::chip_count() const noexcept { return impl_->count(ChildKind::Chip); }
 int Worker::sub_count() const noexcept { return impl_->count(ChildKind::Sub); }
 int Worker::worker_count() const noexcept { return impl_->count(ChildKind::Worker); }

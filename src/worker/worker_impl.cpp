@@ -13,6 +13,8 @@
 #include "comm/window_layout.hpp"
 #include "ipc/codec.hpp"
 #include "ipc/process.hpp"
+#include "pod/mpi.hpp"
+#include "pod/root_link.hpp"
 #include "trace/recorder.hpp"
 #include "util/checked.hpp"
 #include "util/config.hpp"
@@ -64,6 +66,12 @@ void WorkerImpl::validate_options() {
     if (id < 0) throw UsageError("WorkerOptions::device_ids lists " + std::to_string(id) + "; device ids are >= 0");
   if (std::set<int>(device_ids_.begin(), device_ids_.end()).size() != device_ids_.size())
     throw UsageError("WorkerOptions::device_ids lists a device twice");
+  if (opts_.transport != Transport::Fork && opts_.transport != Transport::Mpi)
+    throw UsageError("WorkerOptions::transport is " + std::to_string(static_cast<int>(opts_.transport)) +
+                     "; it must be Transport::Fork or Transport::Mpi");
+  if (opts_.transport == Transport::Mpi && level_ < 4)
+    throw UsageError("WorkerOptions::transport = Transport::Mpi on a level " + std::to_string(level_) +
+                     " Worker: MPI connects a pod (level >= 4) to its child Workers; a node's chips are forked");
   if (level_ >= 4 && !device_ids_.empty())
     throw UsageError("a level " + std::to_string(level_) +
                      " Worker has child Workers, not chips: give chips to the workers you add with add_worker()");
@@ -71,9 +79,9 @@ void WorkerImpl::validate_options() {
     throw UsageError("WorkerOptions: " + std::to_string(device_ids_.size() + static_cast<size_t>(opts_.sub_workers)) +
                      " children; a Worker has at most " + std::to_string(kMaxChildren));
   Timeouts& t = opts_.timeouts;
-  for (auto [value, field] :
-       {std::pair{t.submit, "submit"}, std::pair{t.init, "init"}, std::pair{t.close, "close"},
-        std::pair{t.comm, "comm"}, std::pair{t.stall_warn, "stall_warn"}, std::pair{t.stall, "stall"}})
+  for (auto [value, field] : {std::pair{t.submit, "submit"}, std::pair{t.init, "init"}, std::pair{t.close, "close"},
+                              std::pair{t.comm, "comm"}, std::pair{t.stall_warn, "stall_warn"},
+                              std::pair{t.stall, "stall"}, std::pair{t.heartbeat, "heartbeat"}})
     if (value.count() < 0 || value.count() > kMaxTimeoutMs)
       throw UsageError(std::string("WorkerOptions::timeouts.") + field + " is " + std::to_string(value.count()) +
                        " ms; it must be between 0 (the default) and " + std::to_string(kMaxTimeoutMs));
@@ -88,6 +96,7 @@ void WorkerImpl::validate_options() {
   t.comm = or_default(t.comm, "comm_timeout_ms");
   t.stall_warn = or_default(t.stall_warn, "stall_warn_ms");
   t.stall = or_default(t.stall, "stall_timeout_ms");
+  t.heartbeat = or_default(t.heartbeat, "heartbeat_timeout_ms");
   b.chip_threads = or_default(b.chip_threads, "chip_threads");
   if (!util::checked_add(m.heap_bytes, m.buffer_bytes) || m.heap_bytes > (size_t{1} << 48) ||
       m.buffer_bytes > (size_t{1} << 48))
@@ -209,7 +218,8 @@ void WorkerImpl::check_usable(const char* what) {
 
 void WorkerImpl::check_threads(const char* what) const {
   if (opts_.allow_threads) return;
-  const int threads = ipc::process_thread_count();
+  // MPI's own threads (a pod over MPI) hold no lock a forked child needs.
+  const int threads = ipc::process_thread_count() - pod::Mpi::threads_started();
   if (threads > 1)
     throw UsageError(std::string(what) + ": this process already runs " + std::to_string(threads) +
                      " threads, and forking a multi-threaded process can deadlock its children; call it "
@@ -343,6 +353,10 @@ RawBuffer WorkerImpl::create_raw_buffer(size_t bytes) {
 // ---- init and close --------------------------------------------------------------------------------
 
 void WorkerImpl::spawn(supervisor::Child& c) {
+  if (c.remote()) {
+    start_pod_rank(c);
+    return;
+  }
   child::ChildSetup s;
   s.kind = c.kind;
   s.index = c.index;
@@ -368,6 +382,13 @@ void WorkerImpl::init() {
   if (initialized_) throw UsageError("init() called twice");
   if (level_ >= 4 && child_workers_.empty())
     throw UsageError("init of a level " + std::to_string(level_) + " Worker with no child Workers: add_worker() first");
+  if (opts_.transport == Transport::Mpi) {
+    join_pod();
+    if (pod_rank_ != 0) {
+      serve_pod_rank();  // every rank but 0: serves until rank 0 closes the pod
+      return;
+    }
+  }
   check_threads("init()");
   ensure_arena();
   // The shipped collective kernels, so the Orchestrator's collective calls find them inside a run.
@@ -380,12 +401,14 @@ void WorkerImpl::init() {
     so.spin_ns = sys::spin_budget_ns();
     so.stop_limit_ns = ns(opts_.timeouts.comm);
     sup_ = std::make_unique<supervisor::Supervisor>(static_cast<supervisor::Events&>(*this), so);
-    sup_->configure(nchips, opts_.sub_workers, static_cast<int>(child_workers_.size()), device_ids_);
+    const int workers = opts_.transport == Transport::Mpi ? pod_ranks_ - 1 : static_cast<int>(child_workers_.size());
+    sup_->configure(nchips, opts_.sub_workers, workers, device_ids_);
     board_map_ = ipc::SharedMapping(ipc::Board::bytes_for(opts_.memory.task_ring));
     board_ = static_cast<ipc::Board*>(board_map_.data());
     ipc::board_init(board_, opts_.memory.task_ring);
     memory_ = std::make_unique<memory::MemoryMap>(arena_.get());
     for (const auto& a : inherited_arenas_) memory_->add_arena(a.get());
+    for (const Region& r : accepted_) memory_->add(r.base, r.bytes, r.label);
     // Child Workers run in processes forked from this one: they may name this Worker's memory too.
     std::vector<std::shared_ptr<memory::Arena>> for_children = inherited_arenas_;
     for_children.push_back(arena_);
@@ -408,9 +431,10 @@ void WorkerImpl::init() {
         domain::DomainOptions{ns(opts_.timeouts.comm), ns(opts_.timeouts.close), device_ids_});
     start_trace();
     const int64_t begin = sys::now_ns();
+    const int64_t deadline = begin + ns(opts_.timeouts.init);
+    if (opts_.transport == Transport::Mpi) init_pod_root(deadline);
     for (supervisor::Child& c : sup_->children()) spawn(c);
     initialized_ = true;
-    const int64_t deadline = begin + ns(opts_.timeouts.init);
     sup_->wait_ready(deadline, "init()", "WorkerOptions::timeouts.init, STRATA_INIT_TIMEOUT_MS");
     if (!opts_.bringup.empty()) domains_->bringup(opts_.bringup, deadline);
     STRATA_OBSERVE(obs_, span(trace::Span::Init, begin, sys::now_ns(), {}));
@@ -444,8 +468,9 @@ void WorkerImpl::teardown(bool graceful) noexcept {
   sched_.reset();
   memory_.reset();
   board_ = nullptr;
-  board_map_.reset();
   sup_.reset();
+  pod_.reset();  // after the supervisor, which pumps it until then
+  board_map_.reset();
   backend_shared_.reset();
   arena_.reset();  // RawBuffers still alive keep the arena mapped
 }

@@ -7,6 +7,7 @@
 //   domain::DomainManager  communication domains
 //   child::Callables       what the children can run (they get it by fork)
 //   trace::Recorder        the run's trace, when one is asked for (observe.cpp)
+//   pod::RootLink          a pod over MPI, on rank 0: its ranks as remote children (pod.cpp)
 //
 // WorkerImpl owns them, checks every public entry point (closed, not started, a child gone — seen even
 // when it died between calls), and routes the supervisor's events: task completions and losses to the
@@ -34,6 +35,12 @@
 #include "strata/worker.hpp"
 #include "supervisor/supervisor.hpp"
 #include "trace/observer.hpp"
+
+namespace strata::pod {
+class RootLink;
+class RankServer;
+struct Registry;
+}  // namespace strata::pod
 
 namespace strata::trace {
 class Recorder;
@@ -103,6 +110,19 @@ class WorkerImpl final : private supervisor::Events, private graph::Link {
   /// The pod's task that the next run of this child Worker belongs to (links the two in the trace).
   void set_trace_parent_task(uint64_t task) noexcept;
 
+  // A pod over MPI (pod.cpp).
+  int pod_rank() const noexcept { return pod_rank_; }
+  int pod_ranks() const noexcept { return pod_ranks_; }
+  /// Tasks of this Worker may name [base, base + bytes) too (a rank's copy of the root's pod memory).
+  /// Before init().
+  void accept_region(void* base, size_t bytes, std::string label) {
+    accepted_.push_back(Region{base, bytes, std::move(label)});
+  }
+  /// The rank server this Worker runs under (null: none): called while it waits, and by pod collectives.
+  void set_pod_hook(pod::RankServer* server) noexcept { pod_hook_ = server; }
+  void pod_collective(const std::string& name, const Tensor& t, ReduceOp op, bool broadcast, int root_rank,
+                      uint64_t run);
+
   /// For strata's own tests and tools.
   supervisor::Supervisor& supervisor() noexcept { return *sup_; }
   graph::Scheduler& scheduler() noexcept { return *sched_; }
@@ -119,6 +139,7 @@ class WorkerImpl final : private supervisor::Events, private graph::Link {
   bool alive(ChildKind kind, int index) const noexcept override;
   std::string gone(ChildKind kind, int index) const override;
   std::string name(ChildKind kind, int index) const override;
+  int pod_rank(ChildKind kind, int index) const noexcept override;
   uint64_t load(ChildKind kind, int index) const noexcept override;
   bool has_room(ChildKind kind, int index) const noexcept override;
   uint64_t in_flight() const noexcept override;
@@ -129,6 +150,12 @@ class WorkerImpl final : private supervisor::Events, private graph::Link {
   void wait(int64_t deadline_ns) override;
 
   void validate_options();
+  // A pod over MPI (pod.cpp).
+  void join_pod();
+  pod::Registry registry(const Worker& node) const;
+  void init_pod_root(int64_t deadline_ns);
+  void start_pod_rank(supervisor::Child& c);
+  void serve_pod_rank();
   void validate_bringup() const;
   void ensure_arena();
   void spawn(supervisor::Child& c);
@@ -179,6 +206,18 @@ class WorkerImpl final : private supervisor::Events, private graph::Link {
   int64_t next_warn_ns_ = 0;    // quiet time of the next stall report
   int64_t last_progress_report_ns_ = 0;
   std::string stall_report_;  // set once a run passed timeouts.stall: what run() throws
+
+  // A pod over MPI.
+  struct Region {
+    void* base;
+    size_t bytes;
+    std::string label;
+  };
+  std::vector<Region> accepted_;
+  std::unique_ptr<pod::RootLink> pod_;
+  pod::RankServer* pod_hook_ = nullptr;
+  int pod_rank_ = 0;
+  int pod_ranks_ = 1;
 
   bool initialized_ = false;
   bool closed_ = false;

@@ -13,6 +13,7 @@ set(rank_graph 3)
 set(rank_supervisor 3)
 set(rank_child 3)
 set(rank_domain 4)
+set(rank_pod 4)
 set(rank_worker 5)
 
 if(NOT SRC)

@@ -43,13 +43,15 @@ constexpr const char* kAbout =
     "helper computes. Prints the time of each phase (allocate, load, compute, communicate, fetch).\n"
     "Exits 1 if any value is off. Other workloads: --workload matmul (the tiled matmul demo), moe\n"
     "(mixture-of-experts dispatch and combine with top-2 routing over an all-to-all), dp (a data-parallel\n"
-    "training step: shard gradients averaged with a bf16 allreduce); 'strata demo --workload W --help'.";
+    "training step: shard gradients averaged with a bf16 allreduce), pod (a pod across hosts over MPI:\n"
+    "data parallel across ranks, tensor parallel across each rank's chips; under mpirun);\n"
+    "'strata demo --workload W --help'.";
 
 int parse(int argc, char** argv, Options* o) {
   CLI::App app{kAbout, argv[0]};
   std::string workload = "ffn";
-  app.add_option("--workload", workload, "ffn; matmul, moe and dp are the other demos")
-      ->check(CLI::IsMember({"ffn", "matmul", "moe", "dp"}))
+  app.add_option("--workload", workload, "ffn; matmul, moe, dp and pod are the other demos")
+      ->check(CLI::IsMember({"ffn", "matmul", "moe", "dp", "pod"}))
       ->capture_default_str();
   app.add_option("--chips", o->shape.chips, "chips")->check(CLI::Range(1, 16))->capture_default_str();
   app.add_option("--tokens", o->shape.tokens, "rows of X")->check(CLI::Range(1, 1 << 16))->capture_default_str();
@@ -81,7 +83,7 @@ int parse(int argc, char** argv, Options* o) {
 // The workload "--workload W" or "--workload=W" names anywhere in argv if it is another demo than the
 // FFN (`rest` gets the other arguments), else "".
 std::string other_workload(int argc, char** argv, std::vector<char*>* rest) {
-  static constexpr const char* kOthers[] = {"matmul", "moe", "dp"};
+  static constexpr const char* kOthers[] = {"matmul", "moe", "dp", "pod"};
   std::string found;
   rest->assign(argv, argv + 1);
   for (int i = 1; i < argc; ++i) {
@@ -112,6 +114,7 @@ int demo_main(int argc, char** argv) {
   if (other == "matmul") return demo_matmul_main(n_rest, rest.data());
   if (other == "moe") return strata::workloads::moe_main(n_rest, rest.data());
   if (other == "dp") return strata::workloads::dp_main(n_rest, rest.data());
+  if (other == "pod") return strata::workloads::pod_main(n_rest, rest.data());
   Options opt;
   if (int rc = parse(argc, argv, &opt); rc >= 0) return rc;
   using namespace strata::workloads;

@@ -23,7 +23,7 @@ constexpr strata::cli::Subcommand kCommands[] = {
     {"info", "[--json]", "version, backends and every tunable (environment variable, default, value)", info_main},
     {"demo", "[options]",
      "a tensor-parallel feed-forward layer on 4 simulated chips: a domain, shard matmuls, an allreduce,\n"
-     "checked against a single-process reference (--workload matmul|moe|dp: the other demos)",
+     "checked against a single-process reference (--workload matmul|moe|dp|pod: the other demos)",
      demo_main},
     {"bench", "<workload> [options]",
      "dispatch, domain, allreduce, reducescatter or allgather benchmark; prints one JSON object", bench_main},
