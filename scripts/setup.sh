@@ -19,7 +19,7 @@ fi
 # Python package (python/) and its tests, built for Debian's interpreter; libopenblas0: numpy's BLAS with
 # a thread pool, as users have it (the tests fork after `import numpy` started it).
 packages=(cmake ninja-build g++ libgtest-dev googletest nlohmann-json3-dev libcli11-dev python3 python3-dev
-          pybind11-dev python3-numpy python3-pytest libopenblas0)
+          pybind11-dev python3-numpy python3-pytest libopenblas0 libopenmpi-dev openmpi-bin)
 cmake_minimum=3.25
 
 # Fails unless `cmake` is at least $cmake_minimum, saying which one was found and what to do.

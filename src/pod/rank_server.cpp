@@ -17,6 +17,9 @@ namespace strata::pod {
 namespace {
 constexpr size_t kMaxMessage = sizeof(MessageHeader) + ipc::kPayloadBytes + ipc::kRequestSlotBytes;
 
+// How many heartbeat deadlines an idle rank waits for word from the root.
+constexpr int64_t kIdleDeadlines = 6;
+
 std::string ms_text(int64_t ns) { return std::to_string(ns / 1000000) + " ms"; }
 }  // namespace
 
@@ -91,6 +94,7 @@ void RankServer::welcome() {
   shift_ = reinterpret_cast<intptr_t>(s_.memory) - static_cast<intptr_t>(info.root_base);
   if (root_host == mpi_.host()) root_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, info.root_pid, 0));
   last_heard_ns_ = sys::now_ns();
+  last_look_ns_ = last_heard_ns_;
 }
 
 void RankServer::serve() {
@@ -263,6 +267,10 @@ bool RankServer::receive() {
 }
 
 void RankServer::heartbeat(int64_t now) {
+  // A rank that did not look for a while (it was stopped, or its task kept it from waiting) cannot tell
+  // the root's silence from its own: it listens a full deadline again.
+  if (now - last_look_ns_ > heartbeat_ns_ / 2) last_heard_ns_ = now;
+  last_look_ns_ = now;
   if (now - last_sent_ns_ > heartbeat_ns_ / 4) {
     MessageHeader h;
     h.kind = MessageKind::Heartbeat;
@@ -272,7 +280,10 @@ void RankServer::heartbeat(int64_t now) {
     pollfd p{root_pidfd_, POLLIN, 0};
     if (::poll(&p, 1, 0) > 0) stop_ = "the root (rank 0) exited";
   }
-  if (stop_.empty() && now - last_heard_ns_ > heartbeat_ns_)
+  // The root sends heartbeats only while it waits on the pod; between its runs it may be busy for a
+  // while, so an idle rank gives it kIdleDeadlines deadlines before it concludes the root is gone.
+  const int64_t deadline = running_ || !queue_.empty() ? heartbeat_ns_ : heartbeat_ns_ * kIdleDeadlines;
+  if (stop_.empty() && now - last_heard_ns_ > deadline)
     stop_ = "the root (rank 0) stopped answering: nothing heard for " + ms_text(now - last_heard_ns_) +
             " (WorkerOptions::timeouts.heartbeat, STRATA_HEARTBEAT_TIMEOUT_MS)";
 }

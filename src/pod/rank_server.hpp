@@ -80,6 +80,7 @@ class RankServer {
   std::unique_ptr<ipc::DecodedFrame> frame_;
   int64_t last_heard_ns_ = 0;
   int64_t last_sent_ns_ = 0;
+  int64_t last_look_ns_ = 0;  // when background() last ran
   int root_pidfd_ = -1;
   std::string stop_;      // set once the rank must stop serving: why ("" while serving)
   bool closing_ = false;  // the root closed the pod (a Shutdown without a reason)

@@ -183,10 +183,7 @@ bool RootLink::pump() {
   while (!outgoing_.empty() && mpi_.test(&outgoing_.front().req)) outgoing_.pop_front();
   std::erase_if(forgotten_, [&](Request& q) { return mpi_.test(&q); });
   const int64_t now = sys::now_ns();
-  if (moved || now - last_check_ns_ >= 1'000'000) {
-    last_check_ns_ = now;
-    check_alive(now);
-  }
+  if (moved || now - last_check_ns_ >= 1'000'000) check_alive(now);
   idle_pumps_ = moved ? 0 : idle_pumps_ + 1;
   return moved;
 }
@@ -336,8 +333,13 @@ bool RootLink::send_frame(Rank& r, std::vector<unsigned char> frame) {
 }
 
 void RootLink::check_alive(int64_t now) {
+  // The root did not look for a while (it was stopped, or busy between runs): the ranks' messages are
+  // waiting for it, not missing; give them a full deadline again.
+  const bool was_away = now - last_check_ns_ > heartbeat_ns_ / 2;
+  last_check_ns_ = now;
   for (Rank& r : ranks_) {
     if (!r.live) continue;
+    if (was_away) r.last_heard_ns = now;
     if (r.pidfd >= 0) {
       pollfd p{r.pidfd, POLLIN, 0};
       if (::poll(&p, 1, 0) > 0) {
@@ -345,7 +347,8 @@ void RootLink::check_alive(int64_t now) {
         continue;
       }
     }
-    if (now - r.last_heard_ns > heartbeat_ns_) {
+    // A starting rank is bounded by init()'s deadline (bringing its chips up may take longer).
+    if (r.child->state != supervisor::ChildState::Starting && now - r.last_heard_ns > heartbeat_ns_) {
       lose(r, "stopped answering: nothing heard for " + ms_text(now - r.last_heard_ns) +
                   " (WorkerOptions::timeouts.heartbeat, STRATA_HEARTBEAT_TIMEOUT_MS)");
       continue;

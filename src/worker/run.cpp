@@ -118,8 +118,8 @@ Domain WorkerImpl::allocate_domain(const DomainSpec& spec, uint64_t run) {
   check_in_run(run, what.c_str());
   if (level_ != 3 || sup_->count(ChildKind::Chip) == 0)
     throw UsageError(what + ": a level " + std::to_string(level_) +
-                     " Worker has no chips; domains are allocated by level 3 Workers (inside a child Worker's "
-                     "orchestration function for a pod)");
+                     " Worker has no chips, and communication domains stay inside a host: allocate them in an "
+                     "orchestration function that a child Worker (or a pod's rank) runs over its own chips");
   return domains_->allocate(spec);
 }
 
