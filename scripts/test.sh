@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds strata and runs its tests (labels unit, integration, fault and python).
+# Installs what is missing, builds strata and runs its tests (labels unit, integration, fault, python and mpi).
 #
 #   scripts/test.sh                 # preset `release` (`ci`, warnings as errors, when CI=true)
 #   scripts/test.sh --sanitizers    # also the `asan` (ASan+UBSan) and `tsan` presets
@@ -71,7 +71,7 @@ run_preset() {
   if [[ "$preset" == tsan && "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ]]; then
     wrap=(setarch "$(uname -m)" -R)
   fi
-  echo "== preset $preset: test (labels unit|integration|fault|python) =="
+  echo "== preset $preset: test (labels unit|integration|fault|python|mpi; under the sanitizers unit|integration|fault) =="
   "${wrap[@]}" ctest --preset "$preset" --output-on-failure --parallel "$jobs" || return 1
 }
 

@@ -20,6 +20,7 @@ MPI_Comm g_world = MPI_COMM_NULL;    // the pod's duplicate of MPI_COMM_WORLD
 MPI_Comm g_workers = MPI_COMM_NULL;  // every rank but 0 (MPI_COMM_NULL on rank 0)
 bool g_we_initialised = false;
 int g_threads_started = 0;
+bool g_broken = false;
 
 [[noreturn]] void fail(const char* what, int rc) {
   char text[MPI_MAX_ERROR_STRING] = {};
@@ -54,7 +55,7 @@ MPI_Datatype mpi_type(int dtype) {
 void finalize_at_exit() {
   int finalized = 0;
   MPI_Finalized(&finalized);
-  if (finalized) return;
+  if (finalized || g_broken) return;
   if (g_workers != MPI_COMM_NULL) MPI_Comm_free(&g_workers);
   if (g_world != MPI_COMM_NULL) MPI_Comm_free(&g_world);
   MPI_Finalize();
@@ -80,6 +81,9 @@ Mpi::Mpi() {
     g_we_initialised = true;
     g_threads_started = std::max(0, ipc::process_thread_count() - before);
     std::atexit(finalize_at_exit);
+  } else {
+    // The program initialised MPI: the threads there are now are taken to be MPI's.
+    g_threads_started = std::max(0, ipc::process_thread_count() - 1);
   }
   check("MPI_Comm_dup", MPI_Comm_dup(MPI_COMM_WORLD, &g_world));
   check("MPI_Comm_set_errhandler", MPI_Comm_set_errhandler(g_world, MPI_ERRORS_RETURN));
@@ -111,12 +115,19 @@ Request Mpi::irecv(void* data, size_t bytes, int source, int tag) {
   return r;
 }
 
-bool Mpi::test(Request* r) {
+bool Mpi::test(Request* r, size_t* bytes) {
   if (*r == 0) return true;
   int done = 0;
-  check("MPI_Test", MPI_Test(req(r), &done, MPI_STATUS_IGNORE));
-  if (done) *r = 0;
-  return done != 0;
+  MPI_Status st;
+  check("MPI_Test", MPI_Test(req(r), &done, bytes ? &st : MPI_STATUS_IGNORE));
+  if (!done) return false;
+  *r = 0;
+  if (bytes) {
+    int count = 0;
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    *bytes = static_cast<size_t>(count);
+  }
+  return true;
 }
 
 bool Mpi::probe(int source, int tag, size_t* bytes) {
@@ -174,6 +185,9 @@ int Mpi::group_rank(int group) const noexcept {
 }
 
 int Mpi::group_size(int group) const noexcept { return group == 0 ? size_ : size_ - 1; }
+
+void Mpi::mark_broken() noexcept { g_broken = true; }
+bool Mpi::broken() noexcept { return g_broken; }
 
 int Mpi::threads_started() noexcept { return g_threads_started; }
 

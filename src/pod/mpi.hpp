@@ -36,8 +36,9 @@ class Mpi {
   Request isend(const void* data, size_t bytes, int dest, int tag);
   /// Starts receiving `bytes` into `data` from `source` with `tag`.
   Request irecv(void* data, size_t bytes, int source, int tag);
-  /// True once `*r` completed (it is then freed and reset to 0). Throws Error if it failed.
-  bool test(Request* r);
+  /// True once `*r` completed (it is then freed and reset to 0); a receive's size in `*bytes`. Throws
+  /// Error if it failed.
+  bool test(Request* r, size_t* bytes = nullptr);
   /// If a message with `tag` from `source` is waiting: its size.
   bool probe(int source, int tag, size_t* bytes);
   /// Receives the message probe() found (it has arrived or is arriving: completes promptly).
@@ -56,7 +57,13 @@ class Mpi {
   /// Whether MPI can reduce `dtype` with `op` here (f32, f64, i32, i64).
   static bool reducible(int dtype) noexcept;
 
-  /// Threads MPI started in this process (0 before a pod joined MPI).
+  /// The job lost a rank: MPI_Finalize would wait for it forever (Open MPI 4 fences with every rank), so
+  /// the process leaves without it. Called by whoever learns of a death.
+  static void mark_broken() noexcept;
+  static bool broken() noexcept;
+
+  /// Threads MPI started in this process (0 before a pod joined MPI). When the program initialised MPI
+  /// itself, every thread but the caller at that moment counts as MPI's.
   static int threads_started() noexcept;
 
   /// Abandons outstanding requests to a rank that is gone (they never complete).

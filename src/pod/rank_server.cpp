@@ -15,8 +15,6 @@
 
 namespace strata::pod {
 namespace {
-constexpr size_t kMaxMessage = sizeof(MessageHeader) + ipc::kPayloadBytes + ipc::kRequestSlotBytes;
-
 // How many heartbeat deadlines an idle rank waits for word from the root.
 constexpr int64_t kIdleDeadlines = 6;
 
@@ -27,6 +25,7 @@ RankServer::RankServer(RankSetup setup)
     : s_(std::move(setup)), mpi_(Mpi::get()), frame_(std::make_unique<ipc::DecodedFrame>()) {}
 
 RankServer::~RankServer() {
+  mpi_.forget(&inbox_req_);
   for (Outgoing& o : outgoing_) mpi_.forget(&o.req);
   for (Request& q : data_out_) mpi_.forget(&q);
   for (Incoming& in : queue_)
@@ -95,6 +94,9 @@ void RankServer::welcome() {
   if (root_host == mpi_.host()) root_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, info.root_pid, 0));
   last_heard_ns_ = sys::now_ns();
   last_look_ns_ = last_heard_ns_;
+  // From now on the root's next control message lands here: one receive always posted.
+  inbox_.resize(kMaxMessage);
+  inbox_req_ = mpi_.irecv(inbox_.data(), inbox_.size(), 0, kTagControl);
 }
 
 void RankServer::serve() {
@@ -160,6 +162,7 @@ void RankServer::serve() {
     return;
   }
   drain_sends(sys::now_ns() + 100'000'000);
+  Mpi::mark_broken();
   throw Error(who + " stopped serving the pod: " + stop_);
 }
 
@@ -220,28 +223,28 @@ void RankServer::answer(uint64_t id, uint32_t part, ipc::Status status, ipc::Err
 bool RankServer::receive() {
   bool any = false;
   size_t bytes = 0;
-  while (mpi_.probe(0, kTagControl, &bytes)) {
+  while (stop_.empty() && mpi_.test(&inbox_req_, &bytes)) {
     any = true;
-    std::string buf(std::max(bytes, sizeof(MessageHeader)), '\0');
-    mpi_.recv_probed(buf.data(), bytes, 0, kTagControl);
     last_heard_ns_ = sys::now_ns();
     MessageHeader h;
-    std::memcpy(&h, buf.data(), sizeof h);
-    if (bytes < sizeof h || bytes > kMaxMessage || h.magic != kMessageMagic) {
+    std::string payload;
+    if (!read_message(inbox_.data(), bytes, &h, &payload)) {
       stop_ = "the root sent a malformed message";
       return true;
     }
+    inbox_req_ = mpi_.irecv(inbox_.data(), inbox_.size(), 0, kTagControl);
     switch (h.kind) {
       case MessageKind::Heartbeat:
         break;
       case MessageKind::Shutdown:
+        if (h.detail) Mpi::mark_broken();
         if (h.payload_bytes == 0)
           closing_ = true;
         else
-          stop_ = "the root dismissed it: " + buf.substr(sizeof h);
+          stop_ = "the root dismissed it: " + payload;
         break;
       case MessageKind::Task: {
-        Incoming in{h, buf.substr(sizeof h), {}};
+        Incoming in{h, std::move(payload), {}};
         std::string err;
         // Its inputs follow on the data tag, in order: start receiving them into this rank's copy now.
         if (!ipc::frame_decode(reinterpret_cast<const unsigned char*>(in.payload.data()), in.payload.size(),
@@ -256,7 +259,7 @@ bool RankServer::receive() {
         break;
       }
       case MessageKind::Control:
-        queue_.push_back(Incoming{h, buf.substr(sizeof h), {}});
+        queue_.push_back(Incoming{h, std::move(payload), {}});
         break;
       default:
         stop_ = "the root sent an unexpected message (kind " + std::to_string(static_cast<uint32_t>(h.kind)) + ")";
@@ -276,7 +279,9 @@ void RankServer::heartbeat(int64_t now) {
     h.kind = MessageKind::Heartbeat;
     send(h);
   }
-  if (root_pidfd_ >= 0) {
+  // The root's process, when it runs on this host: looked at every millisecond (a system call).
+  if (root_pidfd_ >= 0 && now - last_pid_look_ns_ >= 1'000'000) {
+    last_pid_look_ns_ = now;
     pollfd p{root_pidfd_, POLLIN, 0};
     if (::poll(&p, 1, 0) > 0) stop_ = "the root (rank 0) exited";
   }

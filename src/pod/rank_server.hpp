@@ -71,6 +71,8 @@ class RankServer {
   int64_t heartbeat_ns_ = 0;
   std::vector<int> orch_index_;  // root's orchestration function id -> this process's
   std::deque<Incoming> queue_;
+  std::vector<char> inbox_;  // the posted receive of the root's next control message
+  Request inbox_req_ = 0;
   struct Outgoing {
     std::string bytes;
     Request req = 0;
@@ -80,7 +82,8 @@ class RankServer {
   std::unique_ptr<ipc::DecodedFrame> frame_;
   int64_t last_heard_ns_ = 0;
   int64_t last_sent_ns_ = 0;
-  int64_t last_look_ns_ = 0;  // when background() last ran
+  int64_t last_look_ns_ = 0;      // when background() last ran
+  int64_t last_pid_look_ns_ = 0;  // when the root's pidfd was last polled
   int root_pidfd_ = -1;
   std::string stop_;      // set once the rank must stop serving: why ("" while serving)
   bool closing_ = false;  // the root closed the pod (a Shutdown without a reason)

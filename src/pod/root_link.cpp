@@ -14,19 +14,13 @@
 
 namespace strata::pod {
 namespace {
-constexpr size_t kMaxMessage = sizeof(MessageHeader) + ipc::kPayloadBytes + ipc::kRequestSlotBytes;
-
 std::string ms_text(int64_t ns) { return std::to_string(ns / 1000000) + " ms"; }
 
 // Receives the control message waiting from `source` (probe() found it); false if it is malformed.
 bool receive_message(Mpi& mpi, int source, size_t bytes, MessageHeader* h, std::string* payload) {
   std::string buf(std::max(bytes, sizeof(MessageHeader)), '\0');
   mpi.recv_probed(buf.data(), bytes, source, kTagControl);
-  if (bytes < sizeof(MessageHeader)) return false;
-  std::memcpy(h, buf.data(), sizeof *h);
-  if (h->magic != kMessageMagic || h->payload_bytes != bytes - sizeof(MessageHeader)) return false;
-  payload->assign(buf, sizeof(MessageHeader), h->payload_bytes);
-  return true;
+  return read_message(buf.data(), bytes, h, payload);
 }
 }  // namespace
 
@@ -157,6 +151,9 @@ void RootLink::start(supervisor::Child& c) {
   r.live = true;
   r.bye = false;
   r.last_heard_ns = sys::now_ns();
+  // Its next control message lands here: one receive always posted, tested by every pump.
+  r.inbox.resize(kMaxMessage);
+  r.inbox_req = mpi_.irecv(r.inbox.data(), r.inbox.size(), c.rank, kTagControl);
 }
 
 void RootLink::send(Rank& r, const MessageHeader& h, const void* payload, size_t len) {
@@ -183,7 +180,8 @@ bool RootLink::pump() {
   while (!outgoing_.empty() && mpi_.test(&outgoing_.front().req)) outgoing_.pop_front();
   std::erase_if(forgotten_, [&](Request& q) { return mpi_.test(&q); });
   const int64_t now = sys::now_ns();
-  if (moved || now - last_check_ns_ >= 1'000'000) check_alive(now);
+  // Deaths, silences and heartbeats: every millisecond (it polls the ranks' pidfds, a system call each).
+  if (now - last_check_ns_ >= 1'000'000) check_alive(now);
   idle_pumps_ = moved ? 0 : idle_pumps_ + 1;
   return moved;
 }
@@ -193,15 +191,15 @@ bool RootLink::receive() {
   for (size_t i = 0; i < ranks_.size(); ++i) {
     Rank& r = ranks_[i];
     // One rank's answers in order: the next waits until this one's data is in.
-    while (r.live && !r.receiving) {
-      size_t bytes = 0;
-      if (!mpi_.probe(static_cast<int>(i + 1), kTagControl, &bytes)) break;
+    size_t bytes = 0;
+    while (r.live && !r.receiving && mpi_.test(&r.inbox_req, &bytes)) {
       MessageHeader h;
       std::string payload;
-      if (bytes > kMaxMessage || !receive_message(mpi_, static_cast<int>(i + 1), bytes, &h, &payload)) {
+      if (!read_message(r.inbox.data(), bytes, &h, &payload)) {
         lose(r, "broke the pod's protocol (a malformed message of " + std::to_string(bytes) + " bytes)");
         return true;
       }
+      r.inbox_req = mpi_.irecv(r.inbox.data(), r.inbox.size(), static_cast<int>(i + 1), kTagControl);
       r.last_heard_ns = sys::now_ns();
       moved |= handle(static_cast<int>(i + 1), h, std::move(payload));
     }
@@ -296,6 +294,7 @@ bool RootLink::forward(Rank& r) {
     } else if (kind == ipc::FrameKind::Shutdown) {
       MessageHeader h;
       h.kind = MessageKind::Shutdown;
+      h.detail = Mpi::broken() ? 1 : 0;  // the pod lost a rank: leave without MPI_Finalize
       send(r, h);
     } else {
       MessageHeader h;
@@ -363,6 +362,7 @@ void RootLink::check_alive(int64_t now) {
 
 void RootLink::lose(Rank& r, const std::string& how) {
   if (!r.live) return;
+  Mpi::mark_broken();
   if (r.child->state == supervisor::ChildState::Starting) {
     // wait_ready reports it.
     r.end->init_failed("rank " + std::to_string(r.child->rank) + " " + how);
@@ -379,11 +379,13 @@ void RootLink::dismiss(supervisor::Child& c, const std::string& why) noexcept {
   try {
     MessageHeader h;
     h.kind = MessageKind::Shutdown;
+    h.detail = 1;
     send(r, h, why.data(), why.size());
   } catch (...) {
   }
   for (Request& q : r.data) forgotten_.push_back(q);
   for (Request& q : r.incoming) mpi_.forget(&q);
+  mpi_.forget(&r.inbox_req);
   r.data.clear();
   r.incoming.clear();
   r.receiving = false;
@@ -421,6 +423,7 @@ void RootLink::shutdown(int64_t timeout_ns) noexcept {
     r.live = false;
     for (Request& q : r.data) mpi_.forget(&q);
     for (Request& q : r.incoming) mpi_.forget(&q);
+    mpi_.forget(&r.inbox_req);
     r.data.clear();
     r.incoming.clear();
   }

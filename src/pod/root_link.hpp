@@ -72,6 +72,8 @@ class RootLink final : public supervisor::Remote {
     MessageHeader answer;
     std::string answer_payload;
     std::vector<Request> incoming;
+    std::vector<char> inbox;  // the posted receive of its next control message
+    Request inbox_req = 0;
     int64_t last_heard_ns = 0;
     int64_t last_sent_ns = 0;
     pid_t pid = 0;

@@ -39,6 +39,14 @@ bool tensors_within(const ipc::DecodedFrame& f, uintptr_t base, size_t bytes, st
   return true;
 }
 
+bool read_message(const char* buf, size_t bytes, MessageHeader* h, std::string* payload) {
+  if (bytes < sizeof(MessageHeader) || bytes > kMaxMessage) return false;
+  std::memcpy(h, buf, sizeof *h);
+  if (h->magic != kMessageMagic || h->payload_bytes != bytes - sizeof(MessageHeader)) return false;
+  payload->assign(buf + sizeof(MessageHeader), h->payload_bytes);
+  return true;
+}
+
 namespace {
 void put_list(std::string* s, const std::vector<std::string>& names) {
   const auto n = static_cast<uint32_t>(names.size());

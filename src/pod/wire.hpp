@@ -32,6 +32,8 @@ inline constexpr int kTagControl = 0x5354;
 inline constexpr int kTagData = 0x5355;
 inline constexpr uint32_t kMessageMagic = 0x44505453;  // "STPD"
 inline constexpr size_t kChunkBytes = size_t{4} << 20;
+/// The largest control message: a header, then a frame or a completion's payload.
+inline constexpr size_t kMaxMessage = sizeof(uint64_t) * 7 + ipc::kPayloadBytes + ipc::kRequestSlotBytes;
 
 enum class MessageKind : uint32_t {
   Hello = 1,
@@ -62,6 +64,10 @@ struct MessageHeader {
   uint32_t reserved2 = 0;
 };
 static_assert(sizeof(MessageHeader) == 56);
+static_assert(kMaxMessage == sizeof(MessageHeader) + ipc::kPayloadBytes + ipc::kRequestSlotBytes);
+
+/// Reads the control message of `bytes` bytes in `buf`; false if it is malformed.
+bool read_message(const char* buf, size_t bytes, MessageHeader* h, std::string* payload);
 
 /// What the root tells a rank at the start.
 struct WelcomeInfo {

@@ -216,7 +216,9 @@ int case_tags() {
 int case_error() {
   Pod p;
   p.orch["step"] = p.pod.register_orch(
-      [&](Orchestrator& o, const TaskContext&) { o.submit_group(p.fail_on_chip1, {TaskArgs(), TaskArgs()}, {}, {0, 1}); },
+      [&](Orchestrator& o, const TaskContext&) {
+        o.submit_group(p.fail_on_chip1, {TaskArgs(), TaskArgs()}, {}, {0, 1});
+      },
       "step");
   p.pod.init();
   if (p.pod.pod_rank() != 0) return 0;
@@ -231,8 +233,9 @@ int case_error() {
     threw = true;
     const std::string what = e.what();
     std::printf("  (what: %s)\n", what.c_str());
-    expect(contains(what, "'step' failed on rank 1 (L3): task #") && contains(what, "failed on chip 1: SentinelError: "),
-           "the error names the pod's task, the rank, the chip's task, the chip and the type");
+    expect(
+        contains(what, "'step' failed on rank 1 (L3): task #") && contains(what, "failed on chip 1: SentinelError: "),
+        "the error names the pod's task, the rank, the chip's task, the chip and the type");
     expect(e.frames().size() == 2 && e.frames()[0].rank == 1 && e.frames()[0].child_kind == ChildKind::Worker &&
                e.frames()[1].child_kind == ChildKind::Chip && e.frames()[1].child_index == 1,
            "the chain is data: frames()[0].rank == 1, frames()[1] is chip 1");
@@ -275,8 +278,8 @@ int case_mismatch() {
 // Rank 2 is killed from outside in the middle of a long run: rank 0's run() throws naming it, fast.
 int case_kill() {
   Pod p({.level = 4, .transport = Transport::Mpi});
-  p.orch["pid"] = p.pod.register_orch(
-      [](Orchestrator&, const TaskContext& ctx) { *ctx.data<int64_t>(0) = getpid(); }, "pid");
+  p.orch["pid"] =
+      p.pod.register_orch([](Orchestrator&, const TaskContext& ctx) { *ctx.data<int64_t>(0) = getpid(); }, "pid");
   p.orch["work"] = p.pod.register_orch(
       [&](Orchestrator& o, const TaskContext& ctx) {
         o.submit(p.add, TaskArgs().inout(ctx.tensor(0)).scalar(1.0f), {}, 0);
@@ -427,7 +430,8 @@ int case_collective() {
     what = e.what();
   }
   std::printf("  (what: %s)\n", what.c_str());
-  expect(contains(what, "pod_allreduce('") && contains(what, "'other'"), "a mismatched pod collective is an error naming both");
+  expect(contains(what, "pod_allreduce('") && contains(what, "'other'"),
+         "a mismatched pod collective is an error naming both");
   // A domain across ranks does not exist: asking for one at the pod is a UsageError.
   std::string domain;
   try {
@@ -446,8 +450,8 @@ int case_collective() {
 // Rank 2 stops (SIGSTOP) in a run: it is silent past the heartbeat deadline, rank 0 names it.
 int case_silent() {
   Pod p({.level = 4, .transport = Transport::Mpi, .timeouts = {.heartbeat = std::chrono::milliseconds(1500)}});
-  p.orch["pid"] = p.pod.register_orch(
-      [](Orchestrator&, const TaskContext& ctx) { *ctx.data<int64_t>(0) = getpid(); }, "pid");
+  p.orch["pid"] =
+      p.pod.register_orch([](Orchestrator&, const TaskContext& ctx) { *ctx.data<int64_t>(0) = getpid(); }, "pid");
   p.orch["nap"] = p.pod.register_orch(
       [](Orchestrator&, const TaskContext&) { std::this_thread::sleep_for(std::chrono::milliseconds(5)); }, "nap");
   try {
@@ -485,10 +489,15 @@ int case_silent() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::map<std::string, std::function<int()>> cases = {
-      {"chain", case_chain},         {"war", case_war},     {"tags", case_tags},
-      {"error", case_error},         {"mismatch", case_mismatch}, {"kill", case_kill},
-      {"root_throws", case_root_throws}, {"collective", case_collective}, {"silent", case_silent}};
+  const std::map<std::string, std::function<int()>> cases = {{"chain", case_chain},
+                                                             {"war", case_war},
+                                                             {"tags", case_tags},
+                                                             {"error", case_error},
+                                                             {"mismatch", case_mismatch},
+                                                             {"kill", case_kill},
+                                                             {"root_throws", case_root_throws},
+                                                             {"collective", case_collective},
+                                                             {"silent", case_silent}};
   if (argc != 2 || !cases.count(argv[1])) {
     std::fprintf(stderr, "usage: mpirun -n 3 %s <case>; cases:", argv[0]);
     for (const auto& [name, fn] : cases) std::fprintf(stderr, " %s", name.c_str());

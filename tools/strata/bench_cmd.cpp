@@ -10,6 +10,7 @@
 #include "collectives.hpp"
 #include "dispatch.hpp"
 #include "domain.hpp"
+#include "pod.hpp"
 
 namespace strata::tool {
 namespace {
@@ -40,6 +41,10 @@ constexpr cli::Subcommand kBenchmarks[] = {
      "bus bandwidth of the Orchestrator's reduce_scatter over N chips", bench_reducescatter_main},
     {"allgather", "[--chips N] [--bytes B] [--dtype D]", "bus bandwidth of the Orchestrator's allgather over N chips",
      bench_allgather_main},
+    {"pod", "[--roundtrips K] [--tasks M] [--reps R]   (under mpirun -n 2 or more)",
+     "a pod over MPI beside MPI itself: task round trip and throughput, a 16 MiB INOUT round trip,\n"
+     "against MPI's ping-pong and point-to-point bandwidth in the same job",
+     bench_pod_main},
 };
 
 }  // namespace
