@@ -2,7 +2,7 @@
 # Runs strata's benchmarks beside their peers on this machine, in one go, and prints the ratios the goals
 # are stated in.
 #
-#   scripts/bench.sh [all|dispatch|comm] [extra flags for `strata bench dispatch`, e.g. --tasks 20000]
+#   scripts/bench.sh [all|dispatch|comm|pod] [extra flags for `strata bench dispatch`, e.g. --tasks 20000]
 #
 # dispatch (strata bench dispatch --chips 2 vs StarPU with 2 CPU workers and the Open MPI ping-pong):
 #   chain        strata chain_us_per_task / StarPU chained us per task               goal <= 1
@@ -20,6 +20,9 @@
 #                strata bench allgather|reducescatter busbw / MPI_Allgather|MPI_Reduce_scatter_block busbw
 #                (bench/mpi/mpi_collectives.c, built here with mpicc), 1 MiB and 16 MiB  goal >= 2 (2 chips)
 #   bf16/f32     strata bench allreduce --dtype bf16 elements_per_s / the same with --dtype f32  goal >= 1.5
+# pod (mpirun -n 2 strata bench pod: a pod over MPI beside MPI in the same job; peers/run pingpong for reference):
+#   pod roundtrip  a run() of one task on rank 1 / MPI's 8-byte ping-pong round trip     goal <= 3
+#   pod 16 MiB     a 16 MiB INOUT task's bandwidth (to rank 1 and back) / MPI's 16 MiB p2p  goal >= 0.5
 # Builds the `release` preset (build/release), or a Release tree in $STRATA_BUILD_DIR if that is set. The
 # peers live in shared/peers beside the repository and install their Debian packages (Open MPI, StarPU)
 # on first use. Timings vary with the machine's load: run it on a quiet machine and compare only
@@ -32,7 +35,7 @@ cd "$root"
 
 what=all
 case "${1:-}" in
-  all | dispatch | comm) what=$1; shift ;;
+  all | dispatch | comm | pod) what=$1; shift ;;
 esac
 
 scripts/setup.sh
@@ -67,7 +70,7 @@ need() {
 }
 ratios=()
 
-if [ "$what" != comm ]; then
+if [ "$what" = all ] || [ "$what" = dispatch ]; then
   echo "== dispatch: peers"
   starpu_out=$("$peers" starpu 2)
   echo "$starpu_out"
@@ -114,7 +117,7 @@ if [ "$what" != comm ]; then
   }')")
 fi
 
-if [ "$what" != dispatch ]; then
+if [ "$what" = all ] || [ "$what" = comm ]; then
   echo "== comm: memory bandwidth"
   # The probe exits non-zero whatever it measured (its exit status is a by-product of its checksum), so
   # only its output counts.
@@ -183,6 +186,26 @@ if [ "$what" != dispatch ]; then
                n, b / 1048576, h, f, h / f, (h >= 1.5 * f ? "met" : "not met") }')")
     done
   done
+fi
+
+if [ "$what" = all ] || [ "$what" = pod ]; then
+  echo "== pod over MPI (2 ranks)"
+  "$peers" pingpong | grep '^mpi_pingpong' || true
+  pod_out=$(OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 600 mpirun --oversubscribe -n 2 \
+    "$strata" bench pod)
+  echo "$pod_out"
+  rt_ratio=$(field roundtrip_vs_mpi "$pod_out")
+  bw_ratio=$(field inout_vs_mpi "$pod_out")
+  pod_rt=$(field pod_roundtrip_us "$pod_out")
+  mpi_pp=$(field mpi_pingpong_us "$pod_out")
+  pod_bw=$(field pod_inout_16mib_GBps "$pod_out")
+  mpi_bw=$(field mpi_p2p_16mib_GBps "$pod_out")
+  need rt_ratio bw_ratio pod_rt mpi_pp pod_bw mpi_bw
+  grep -q '"ok": *true' <<<"$pod_out" || { echo "bench.sh: strata bench pod gave a wrong result" >&2; exit 1; }
+  ratios+=("$(awk -v r="$rt_ratio" -v p="$pod_rt" -v m="$mpi_pp" 'BEGIN {
+    printf "pod roundtrip  strata %8.2f us    mpi ping-pong %8.2f us    ratio %.2f  (goal <= 3: %s)", p, m, r, (r <= 3 ? "met" : "not met") }')")
+  ratios+=("$(awk -v r="$bw_ratio" -v p="$pod_bw" -v m="$mpi_bw" 'BEGIN {
+    printf "pod 16 MiB     strata %8.2f GB/s  mpi p2p       %8.2f GB/s  ratio %.2f  (goal >= 0.5: %s)", p, m, r, (r >= 0.5 ? "met" : "not met") }')")
 fi
 
 echo "== ratios"

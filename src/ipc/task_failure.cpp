@@ -108,6 +108,7 @@ std::string encode_task_failure(const TaskFailure& f) {
     put(out, fr.task_id);
     put(out, static_cast<uint8_t>(fr.child_kind));
     put(out, static_cast<int32_t>(fr.child_index));
+    put(out, static_cast<int32_t>(fr.rank));
     put_text(out, fr.task_name);
   }
   out += bound_message(f.message);
@@ -125,12 +126,14 @@ TaskFailure decode_task_failure(std::string_view payload) {
   bool ok = r.get_text(&f.type) && r.get(&frames) && frames <= kMaxFailureFrames;
   for (uint16_t i = 0; ok && i < frames; ++i) {
     Frame fr;
-    int32_t level = 0, index = 0;
+    int32_t level = 0, index = 0, rank = -1;
     uint8_t kind = 0;
-    ok = r.get(&level) && r.get(&fr.task_id) && r.get(&kind) && r.get(&index) && r.get_text(&fr.task_name) && kind <= 2;
+    ok = r.get(&level) && r.get(&fr.task_id) && r.get(&kind) && r.get(&index) && r.get(&rank) &&
+         r.get_text(&fr.task_name) && kind <= 2;
     fr.level = level;
     fr.child_kind = static_cast<ChildKind>(kind);
     fr.child_index = index;
+    fr.rank = rank;
     f.frames.push_back(std::move(fr));
   }
   if (!ok) return TaskFailure{{}, std::string(payload), {}};

@@ -402,7 +402,16 @@ int64_t RootLink::nap_ns() const noexcept {
 void RootLink::shutdown(int64_t timeout_ns) noexcept {
   const int64_t deadline = sys::now_ns() + std::max<int64_t>(timeout_ns, 0);
   try {
-    // The supervisor posted a Shutdown frame to every ready rank: forward them, then wait for each Bye.
+    // The supervisor posted a Shutdown frame to every ready rank: forward them, tell the ones still
+    // starting directly (an init() that failed elsewhere), then wait for each Bye.
+    pump();
+    for (Rank& r : ranks_) {
+      if (!r.live || !r.child || r.child->state == supervisor::ChildState::Ready) continue;
+      MessageHeader h;
+      h.kind = MessageKind::Shutdown;
+      h.detail = Mpi::broken() ? 1 : 0;
+      send(r, h);
+    }
     for (;;) {
       pump();
       bool waiting = false;

@@ -486,6 +486,28 @@ int case_silent() {
   return 0;
 }
 
+// Rank 2's Worker cannot start (its bring-up asks for a window larger than a sim chip's memory): rank 0's
+// init() throws naming rank 2, rank 1 is shut down and returns from init(), rank 2's init() throws.
+int case_init_fails() {
+  WorkerOptions node_opts{.chips = 1};
+  if (my_rank() == 2)
+    node_opts.bringup = {
+        ChipBringup{.rank = 0, .window_size = size_t{1} << 40, .buffers = {}, .inputs = {}, .outputs = {}}};
+  Worker pod({.level = 4, .transport = Transport::Mpi});
+  pod.add_worker(std::move(node_opts));
+  pod.register_orch([](Orchestrator&, const TaskContext&) {}, "step");
+  try {
+    pod.init();
+    expect(my_rank() == 1, "rank " + std::to_string(my_rank()) + "'s init() returned");
+    if (my_rank() == 0) pod.close();
+  } catch (const std::exception& e) {
+    if (my_rank() == 0) std::printf("  (what: %s)\n", e.what());
+    expect(my_rank() == 2 || (my_rank() == 0 && contains(e.what(), "rank 2 (L3) failed to start")),
+           "rank " + std::to_string(my_rank()) + "'s init() threw" + (my_rank() == 0 ? " naming rank 2" : ""));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -497,7 +519,8 @@ int main(int argc, char** argv) {
                                                              {"kill", case_kill},
                                                              {"root_throws", case_root_throws},
                                                              {"collective", case_collective},
-                                                             {"silent", case_silent}};
+                                                             {"silent", case_silent},
+                                                             {"init_fails", case_init_fails}};
   if (argc != 2 || !cases.count(argv[1])) {
     std::fprintf(stderr, "usage: mpirun -n 3 %s <case>; cases:", argv[0]);
     for (const auto& [name, fn] : cases) std::fprintf(stderr, " %s", name.c_str());

@@ -109,6 +109,26 @@ TEST_F(BoardTest, SinglePartFinishes) {
   EXPECT_EQ(board_->at(2).failed_parts.load(), 1u);
 }
 
+// board_poll, what a pod's root uses to hold a task until its producers are done: the outcome once the
+// producer finished, nothing while it has not, and the waiter's poisoned flag once the slot was reused.
+TEST_F(BoardTest, PollTellsAFinishedProducerWithoutWaiting) {
+  arm(board_, 1, 1);
+  arm(board_, 2, 1);
+  arm(board_, 3, 2);
+  EXPECT_FALSE(board_poll(board_, 1, 3).has_value());
+  board_start(board_, 1);
+  EXPECT_FALSE(board_poll(board_, 1, 3).has_value()) << "running is not finished";
+  board_finish_part(board_, 1, false);
+  board_finish_part(board_, 2, true);
+  EXPECT_EQ(board_poll(board_, 1, 3), DepOutcome::Done);
+  EXPECT_EQ(board_poll(board_, 2, 3), DepOutcome::Failed);
+  // Producer 2's slot given to task 2 + kSlots: the waiter's own flag decides.
+  arm(board_, 2 + kSlots, 1);
+  EXPECT_EQ(board_poll(board_, 2, 3), DepOutcome::Done);
+  board_set_poisoned(board_, 3);
+  EXPECT_EQ(board_poll(board_, 2, 3), DepOutcome::Failed);
+}
+
 TEST_F(BoardTest, GroupFinishesWithItsLastPart) {
   arm(board_, 3, 3);
   board_finish_part(board_, 3, false);

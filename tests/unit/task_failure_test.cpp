@@ -21,10 +21,14 @@ TEST(TaskFailure, RoundTripsTypeFramesAndMessage) {
   TaskFailure f{"my::Error", "it broke: \n\t\0 inside"s, {}};
   f.frames.push_back(Frame{3, 17, "inner task", ChildKind::Chip, 2});
   f.frames.push_back(Frame{3, 1ull << 40, "", ChildKind::Sub, -1});
+  f.frames.push_back(Frame{4, 5, "step", ChildKind::Worker, 1, 2});
   const TaskFailure g = decode_task_failure(encode_task_failure(f));
   EXPECT_EQ(g.type, f.type);
   EXPECT_EQ(g.message, f.message);
-  ASSERT_EQ(g.frames.size(), 2u);
+  ASSERT_EQ(g.frames.size(), 3u);
+  EXPECT_EQ(g.frames[0].rank, -1);
+  EXPECT_EQ(g.frames[2].rank, 2) << "a pod over MPI's rank crosses the mailbox";
+  EXPECT_EQ(g.frames[2].child_kind, ChildKind::Worker);
   EXPECT_EQ(g.frames[0].level, 3);
   EXPECT_EQ(g.frames[0].task_id, 17u);
   EXPECT_EQ(g.frames[0].task_name, "inner task");
