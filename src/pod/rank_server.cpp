@@ -91,6 +91,7 @@ void RankServer::welcome() {
                      std::to_string(info.buffer_bytes) + " + " + std::to_string(info.heap_bytes) +
                      "): give every rank the same WorkerOptions::memory and STRATA_*_BYTES");
   shift_ = reinterpret_cast<intptr_t>(s_.memory) - static_cast<intptr_t>(info.root_base);
+  trace_bytes_ = info.trace_bytes;
   if (root_host == mpi_.host()) root_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, info.root_pid, 0));
   last_heard_ns_ = sys::now_ns();
   last_look_ns_ = last_heard_ns_;
@@ -99,9 +100,48 @@ void RankServer::welcome() {
   inbox_req_ = mpi_.irecv(inbox_.data(), inbox_.size(), 0, kTagControl);
 }
 
+int64_t RankServer::clock_offset() {
+  int64_t best_rtt = INT64_MAX, offset = 0;
+  for (int round = 0; round < 8; ++round) {
+    MessageHeader ping;
+    ping.kind = MessageKind::ClockPing;
+    const int64_t t0 = sys::now_ns();
+    send(ping);
+    size_t bytes = 0;
+    for (;;) {
+      if (mpi_.test(&inbox_req_, &bytes)) {
+        MessageHeader h;
+        std::string payload;
+        const bool ok = read_message(inbox_.data(), bytes, &h, &payload);
+        inbox_req_ = mpi_.irecv(inbox_.data(), inbox_.size(), 0, kTagControl);
+        if (ok && h.kind == MessageKind::ClockPong) {
+          const int64_t t1 = sys::now_ns();
+          if (t1 - t0 < best_rtt) {
+            best_rtt = t1 - t0;
+            offset = (t0 + t1) / 2 - h.start_ns;
+          }
+          break;
+        }
+        continue;  // a heartbeat
+      }
+      if (sys::now_ns() >= s_.init_deadline_ns)
+        throw TimeoutError("init(): rank " + std::to_string(mpi_.rank()) +
+                           ": rank 0 did not answer the clock exchange within the deadline");
+      sys::yield();
+    }
+  }
+  while (!outgoing_.empty() && mpi_.test(&outgoing_.front().req)) outgoing_.pop_front();
+  return offset;
+}
+
 void RankServer::serve() {
   const std::string who = "rank " + std::to_string(mpi_.rank());
   welcome();
+  if (trace_bytes_ && s_.trace_into) {
+    const int64_t offset = clock_offset();
+    trace_ = ipc::SharedMapping(sizeof(trace::SpillHeader) + trace_bytes_);
+    s_.trace_into(static_cast<trace::SpillHeader*>(trace_.data()), trace_.size(), offset);
+  }
   try {
     s_.node->init();
   } catch (const std::exception& e) {
@@ -157,7 +197,12 @@ void RankServer::serve() {
   if (closing_) {
     MessageHeader bye;
     bye.kind = MessageKind::Bye;
+    // The Worker wrote its trace when it closed: it follows the Bye, whole.
+    const auto* spill = static_cast<const trace::SpillHeader*>(trace_.data());
+    const bool traced = spill && spill->magic == trace::kSpillMagic;
+    if (traced) bye.detail = sizeof(trace::SpillHeader) + spill->bytes;
     send(bye);
+    if (traced) data_out_.push_back(mpi_.isend(trace_.data(), bye.detail, 0, kTagData));
     drain_sends(sys::now_ns() + heartbeat_ns_);
     return;
   }
@@ -189,6 +234,7 @@ void RankServer::run_task(Incoming& in) {
   const TaskContext ctx({f.tensors, fh.ntensors}, {f.tags, fh.ntensors}, {f.scalars, fh.nscalars}, fh.task_id, 0,
                         fh.block_dim, mpi_.rank() - 1, fh.part, fh.parts);
   ipc::TaskFailure failure;
+  if (s_.on_task) s_.on_task(fh.task_id);
   running_ = true;
   const bool ok = child::run_orchestration(*s_.node, s_.pod->orchs[static_cast<size_t>(orch_index_[fh.callable])].fn,
                                            ctx, &failure);

@@ -16,15 +16,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "child/callables.hpp"
 #include "ipc/codec.hpp"
+#include "ipc/shm.hpp"
 #include "pod/mpi.hpp"
 #include "pod/wire.hpp"
 #include "strata/worker.hpp"
+#include "trace/recorder.hpp"
 
 namespace strata::pod {
 
@@ -38,6 +41,11 @@ struct RankSetup {
   size_t buffer_bytes = 0;                // its buffer region, then its heap
   size_t heap_bytes = 0;
   int64_t init_deadline_ns = 0;
+  /// When the pod is traced: the rank's Worker must record into `spill` (`bytes` long), its times moved
+  /// by `clock_offset_ns` (this host's clock minus rank 0's). Called before its init().
+  std::function<void(trace::SpillHeader* spill, size_t bytes, int64_t clock_offset_ns)> trace_into;
+  /// Told each task before its orchestration function runs (links the two in the trace).
+  std::function<void(uint64_t task)> on_task;
 };
 
 class RankServer {
@@ -57,6 +65,8 @@ class RankServer {
     std::vector<Request> data;  // a task's inputs, arriving
   };
   void welcome();
+  /// The offset of this host's clock from rank 0's, by the ping-pong with the smallest round trip.
+  int64_t clock_offset();
   bool receive();
   void heartbeat(int64_t now);
   void send(const MessageHeader& h, const void* payload = nullptr, size_t len = 0);
@@ -85,9 +95,11 @@ class RankServer {
   int64_t last_look_ns_ = 0;      // when background() last ran
   int64_t last_pid_look_ns_ = 0;  // when the root's pidfd was last polled
   int root_pidfd_ = -1;
-  std::string stop_;      // set once the rank must stop serving: why ("" while serving)
-  bool closing_ = false;  // the root closed the pod (a Shutdown without a reason)
-  bool running_ = false;  // a task's orchestration function runs
+  size_t trace_bytes_ = 0;    // 0: the pod is not traced
+  ipc::SharedMapping trace_;  // where the rank's Worker records its trace (shared with its chips)
+  std::string stop_;          // set once the rank must stop serving: why ("" while serving)
+  bool closing_ = false;      // the root closed the pod (a Shutdown without a reason)
+  bool running_ = false;      // a task's orchestration function runs
 };
 
 }  // namespace strata::pod

@@ -25,7 +25,7 @@ bool receive_message(Mpi& mpi, int source, size_t bytes, MessageHeader* h, std::
 }  // namespace
 
 RootLink::RootLink(supervisor::Supervisor& sup, ipc::Board* board, const void* base, size_t buffer_bytes,
-                   size_t heap_bytes, int64_t heartbeat_ns)
+                   size_t heap_bytes, int64_t heartbeat_ns, size_t trace_bytes)
     : sup_(sup),
       board_(board),
       mpi_(Mpi::get()),
@@ -34,6 +34,7 @@ RootLink::RootLink(supervisor::Supervisor& sup, ipc::Board* board, const void* b
       buffer_bytes_(buffer_bytes),
       heap_bytes_(heap_bytes),
       heartbeat_ns_(heartbeat_ns),
+      trace_bytes_(trace_bytes),
       decoded_(std::make_unique<ipc::DecodedFrame>()) {
   ranks_.resize(static_cast<size_t>(std::max(mpi_.size() - 1, 0)));
 }
@@ -125,6 +126,7 @@ void RootLink::handshake(const Registry& mine, int64_t deadline_ns) {
                    buffer_bytes_,
                    heap_bytes_,
                    heartbeat_ns_,
+                   trace_bytes_,
                    static_cast<uint32_t>(mine.orchs.size()),
                    static_cast<uint32_t>(getpid())};
   std::memcpy(welcome.data(), &info, sizeof info);
@@ -168,6 +170,7 @@ bool RootLink::pump() {
   for (Rank& r : ranks_) {
     if (!r.live) continue;
     std::erase_if(r.data, [&](Request& q) { return mpi_.test(&q); });
+    if (r.trace_req) (void)mpi_.test(&r.trace_req);
     if (r.receiving) {
       std::erase_if(r.incoming, [&](Request& q) { return mpi_.test(&q); });
       if (r.incoming.empty()) {
@@ -221,7 +224,19 @@ bool RootLink::handle(int source, const MessageHeader& h, std::string payload) {
       return true;
     case MessageKind::Bye:
       r.bye = true;
+      if (h.detail >= sizeof(trace::SpillHeader) && h.detail <= sizeof(trace::SpillHeader) + trace_bytes_) {
+        // Its trace follows on the data tag.
+        r.trace.assign(h.detail, '\0');
+        r.trace_req = mpi_.irecv(r.trace.data(), r.trace.size(), source, kTagData);
+      }
       return true;
+    case MessageKind::ClockPing: {
+      MessageHeader pong;
+      pong.kind = MessageKind::ClockPong;
+      pong.start_ns = sys::now_ns();
+      send(r, pong);
+      return true;
+    }
     case MessageKind::Done: {
       if (r.sent.empty() || r.sent.front().id != h.id) {
         lose(r, "broke the pod's protocol (an answer for #" + std::to_string(h.id) + " it was not given)");
@@ -393,6 +408,17 @@ void RootLink::dismiss(supervisor::Child& c, const std::string& why) noexcept {
   r.sent.clear();
 }
 
+const trace::SpillHeader* RootLink::trace_of(int worker_index) const noexcept {
+  static const trace::SpillHeader missing{};  // no magic: the recorder says the trace is missing
+  if (worker_index < 0 || static_cast<size_t>(worker_index) >= ranks_.size()) return &missing;
+  const Rank& r = ranks_[static_cast<size_t>(worker_index)];
+  if (r.trace_req || r.trace.size() < sizeof(trace::SpillHeader)) return &missing;
+  const auto* h = reinterpret_cast<const trace::SpillHeader*>(r.trace.data());
+  // What the rank says it wrote must be what it sent.
+  if (h->magic != trace::kSpillMagic || h->bytes != r.trace.size() - sizeof(trace::SpillHeader)) return &missing;
+  return h;
+}
+
 int64_t RootLink::nap_ns() const noexcept {
   for (const Rank& r : ranks_)
     if (r.live && (!r.sent.empty() || !r.queued.empty() || r.receiving)) return idle_pumps_ < 1000 ? 20'000 : 200'000;
@@ -415,11 +441,11 @@ void RootLink::shutdown(int64_t timeout_ns) noexcept {
     for (;;) {
       pump();
       bool waiting = false;
-      for (const Rank& r : ranks_) waiting |= r.live && r.child && !r.bye;
+      for (const Rank& r : ranks_) waiting |= r.live && r.child && (!r.bye || r.trace_req);
       if (!waiting && outgoing_.empty()) break;
       if (sys::now_ns() >= deadline) {
         for (const Rank& r : ranks_)
-          if (r.live && r.child && !r.bye)
+          if (timeout_ns > 0 && r.live && r.child && !r.bye)
             STRATA_LOG_WARN("pod", "rank %d did not say goodbye within the close deadline", r.child->rank);
         break;
       }
@@ -433,6 +459,10 @@ void RootLink::shutdown(int64_t timeout_ns) noexcept {
     for (Request& q : r.data) mpi_.forget(&q);
     for (Request& q : r.incoming) mpi_.forget(&q);
     mpi_.forget(&r.inbox_req);
+    if (r.trace_req) {
+      mpi_.forget(&r.trace_req);
+      r.trace.clear();  // incomplete: never read
+    }
     r.data.clear();
     r.incoming.clear();
   }

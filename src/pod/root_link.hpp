@@ -27,14 +27,16 @@
 #include "pod/mpi.hpp"
 #include "pod/wire.hpp"
 #include "supervisor/supervisor.hpp"
+#include "trace/recorder.hpp"
 
 namespace strata::pod {
 
 class RootLink final : public supervisor::Remote {
  public:
-  /// `base`/`bytes`: the root's pod memory (every tensor a task names lies in it).
+  /// `base`/`bytes`: the root's pod memory (every tensor a task names lies in it). `trace_bytes`: 0, or
+  /// the room each rank has to record its part of the pod's trace.
   RootLink(supervisor::Supervisor& sup, ipc::Board* board, const void* base, size_t buffer_bytes, size_t heap_bytes,
-           int64_t heartbeat_ns);
+           int64_t heartbeat_ns, size_t trace_bytes);
   ~RootLink() override;
 
   /// Greets every rank: checks each registered what `mine` lists (else throws UsageError naming the rank
@@ -45,6 +47,14 @@ class RootLink final : public supervisor::Remote {
   static std::vector<int> ranks();
   /// Starts the link for child `c` (after Supervisor::start_remote).
   void start(supervisor::Child& c);
+  /// The process of `rank` on its host, as it said in its hello.
+  int pid_of(int rank) const noexcept {
+    return rank >= 1 && rank <= static_cast<int>(ranks_.size()) ? ranks_[static_cast<size_t>(rank - 1)].pid : 0;
+  }
+
+  /// The trace rank `worker_index + 1` sent when the pod closed (to merge into the pod's), or a header
+  /// without its magic when there is none (the rank died, or it did not arrive whole).
+  const trace::SpillHeader* trace_of(int worker_index) const noexcept;
 
   bool pump() override;
   int64_t nap_ns() const noexcept override;
@@ -74,6 +84,8 @@ class RootLink final : public supervisor::Remote {
     std::vector<Request> incoming;
     std::vector<char> inbox;  // the posted receive of its next control message
     Request inbox_req = 0;
+    std::vector<char> trace;  // its trace (a spill region), sent after its Bye
+    Request trace_req = 0;
     int64_t last_heard_ns = 0;
     int64_t last_sent_ns = 0;
     pid_t pid = 0;
@@ -100,6 +112,7 @@ class RootLink final : public supervisor::Remote {
   size_t buffer_bytes_;
   size_t heap_bytes_;
   int64_t heartbeat_ns_;
+  size_t trace_bytes_;
   std::vector<Rank> ranks_;  // index: rank - 1
   std::unique_ptr<ipc::DecodedFrame> decoded_;
   std::deque<Outgoing> outgoing_;

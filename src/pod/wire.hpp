@@ -10,12 +10,15 @@
 //   rank -> root   Hello     payload: Registry (what the rank registered), then its pid
 //   root -> rank   Welcome   payload: WelcomeInfo, then the root's orchestration function names; or
 //                  Refused   payload: why (every rank's init() throws it)
+//   rank -> root   ClockPing, answered by ClockPong (start_ns: the root's clock), a few times: the rank's
+//                  clock offset for the pod's trace
 //   rank -> root   Ready     (its Worker is up) or InitFailed (payload: why)
 //   root -> rank   Task      payload: the mailbox frame as the root's scheduler wrote it; then its data
 //   rank -> root   Done      id, status, code, detail, start/end; payload: the completion's; then data
 //   root -> rank   Control   payload: a control frame (Respawn); answered by a Done
 //   both ways      Heartbeat every heartbeat interval: silence for timeouts.heartbeat means gone
-//   root -> rank   Shutdown  (close, or the rank was dismissed: payload says why); rank -> root Bye
+//   root -> rank   Shutdown  (close, or the rank was dismissed: payload says why; detail 1: the job lost a
+//                  rank); rank -> root Bye (detail: bytes of its trace, which follow on the data tag)
 #pragma once
 
 #include <cstddef>
@@ -47,6 +50,8 @@ enum class MessageKind : uint32_t {
   Heartbeat,
   Shutdown,
   Bye,
+  ClockPing,
+  ClockPong,
 };
 
 struct MessageHeader {
@@ -75,6 +80,7 @@ struct WelcomeInfo {
   uint64_t buffer_bytes;  // the root's pod memory: buffer region, then heap
   uint64_t heap_bytes;
   int64_t heartbeat_ns;  // silence after which either side declares the other gone
+  uint64_t trace_bytes;  // 0: the pod is not traced; else the room each rank records its trace in
   uint32_t norchs;       // names follow, NUL-terminated, then the root's host name
   uint32_t root_pid;     // the root's process (watched directly by ranks on its host)
 };

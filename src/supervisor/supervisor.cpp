@@ -89,11 +89,11 @@ void Supervisor::set_remote(Remote* remote, const std::vector<int>& ranks) {
     child(ChildKind::Worker, i).rank = ranks[static_cast<size_t>(i)];
 }
 
-void Supervisor::start_remote(Child& c) {
+void Supervisor::start_remote(Child& c, int trace_pid) {
   c.state = ChildState::Starting;
   c.gone_how.clear();
   c.stopped_since = 0;
-  STRATA_OBSERVE(obs_, child_started(c.kind, c.index, 0, c.generation, name(c)));
+  STRATA_OBSERVE(obs_, child_started(c.kind, c.index, trace_pid, c.generation, name(c)));
 }
 
 void Supervisor::wait_ready(int64_t deadline_ns, const char* what, const char* knob) {

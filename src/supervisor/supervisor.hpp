@@ -162,7 +162,8 @@ class Supervisor {
   /// Makes the Worker children remote: child i is pod rank ranks[i], served by `remote`. Before start_remote.
   void set_remote(Remote* remote, const std::vector<int>& ranks);
   /// A remote child starts (it reports ready through its channel, like a forked one). State: Starting.
-  void start_remote(Child& c);
+  /// `trace_pid`: its process in the trace.
+  void start_remote(Child& c, int trace_pid);
   /// Waits until every Starting child is Ready. Throws Error naming a child that failed to start or died,
   /// TimeoutError naming the pending ones at `deadline_ns` (the caller tears everything down).
   void wait_ready(int64_t deadline_ns, const char* what, const char* knob);

@@ -82,7 +82,19 @@ class Sink {
   explicit Sink(FILE* f) : f_(f) {}
   Sink(SpillHeader* spill, size_t bytes)
       : spill_(spill), cap_(bytes > sizeof(SpillHeader) ? bytes - sizeof(SpillHeader) : 0) {}
-  void event(const json& j) { raw(j.dump()); }
+  /// Every event's pid and tid move by `pid_base`, its time back by `offset_ns` (another host's trace).
+  void shift(int pid_base, int64_t offset_ns) {
+    pid_base_ = pid_base;
+    offset_us_ = static_cast<double>(offset_ns) / 1000.0;
+  }
+  void event(const json& j) {
+    if (pid_base_ == 0 && offset_us_ == 0) return raw(j.dump());
+    json k = j;
+    for (const char* key : {"pid", "tid"})
+      if (auto it = k.find(key); it != k.end() && it->is_number_integer()) *it = it->get<int64_t>() + pid_base_;
+    if (auto it = k.find("ts"); it != k.end() && it->is_number()) *it = it->get<double>() - offset_us_;
+    raw(k.dump());
+  }
   void raw(const std::string& text) {
     if (spill_) {
       const size_t need = text.size() + (used_ ? 1 : 0);
@@ -111,6 +123,8 @@ class Sink {
   size_t used_ = 0;
   bool first_ = true;
   uint64_t dropped_ = 0;
+  int pid_base_ = 0;
+  double offset_us_ = 0;
 };
 
 }  // namespace
@@ -337,6 +351,7 @@ std::string Recorder::write() noexcept {
 
 uint64_t Recorder::write_events(std::FILE* f) const {
   Sink sink = f ? Sink(f) : Sink(opts_.spill, opts_.spill_bytes);
+  sink.shift(opts_.pid_base, opts_.clock_offset_ns);
   const bool top = opts_.spill == nullptr;
 
   // Process tracks.

@@ -16,7 +16,10 @@
 //
 // Pods: a child Worker (inside a level >= 4 Worker) records into a shared "spill" region its parent made
 // before fork instead of a file; the parent merges every spill into its own file, so a pod gives one file.
-// The child Worker's run is linked by a flow to the task of the parent that ran it.
+// The child Worker's run is linked by a flow to the task of the parent that ran it. A rank of a pod over MPI
+// records into a spill of its own that it sends to rank 0 when the pod closes; its events carry pids moved
+// by `pid_base` (pids of different hosts never collide) and times moved onto rank 0's clock by
+// `clock_offset_ns` (measured by a ping-pong when the pod starts).
 //
 // Used from the Worker's thread only.
 #pragma once
@@ -47,9 +50,11 @@ struct RecorderOptions {
   size_t spill_bytes = 0;
   size_t events_per_track = 1 << 16;
   int level = 3;
-  std::string graph;          // this Worker inside a pod ("L3 worker 0"), "" at the top
-  std::string parent_graph;   // the graph of the Worker that runs this one ("" at the top)
-  int counts[3] = {0, 0, 0};  // chips, subs, workers
+  std::string graph;            // this Worker inside a pod ("L3 worker 0"), "" at the top
+  std::string parent_graph;     // the graph of the Worker that runs this one ("" at the top)
+  int counts[3] = {0, 0, 0};    // chips, subs, workers
+  int pid_base = 0;             // added to every pid (a rank of a pod over MPI: rank << 22)
+  int64_t clock_offset_ns = 0;  // subtracted from every time (this host's clock minus rank 0's)
 };
 
 class Recorder final : public Observer {

@@ -11,6 +11,7 @@
 
 #include "ipc/codec.hpp"
 #include "pod/rank_server.hpp"
+#include "pod/root_link.hpp"
 #include "trace/recorder.hpp"
 #include "util/config.hpp"
 #include "util/log.hpp"
@@ -54,6 +55,8 @@ void WorkerImpl::start_trace() {
     ro.spill_bytes = inherited_trace_.bytes;
     ro.graph = inherited_trace_.graph;
     ro.parent_graph = inherited_trace_.parent_graph;
+    ro.pid_base = inherited_trace_.pid_base;
+    ro.clock_offset_ns = inherited_trace_.clock_offset_ns;
   } else {
     // A child Worker of an untraced pod writes a file only if its own options name one (STRATA_TRACE,
     // inherited from the pod's process, is the pod's).
@@ -68,8 +71,9 @@ void WorkerImpl::start_trace() {
   obs_ = recorder_.get();
   // Child Workers record into shared memory this Worker merges at close: a pod gives one file.
   const size_t spill_bytes = config::get_u64("trace_spill_bytes");
-  // (A pod over MPI: its ranks do not record into this trace; see docs/multi-host.md.)
-  for (int i = 0; i < sup_->count(ChildKind::Worker) && !sup_->child(ChildKind::Worker, i).remote(); ++i) {
+  // (A pod over MPI: its ranks send their part when the pod closes; see finish_trace().)
+  const int forked_workers = opts_.transport == Transport::Mpi ? 0 : sup_->count(ChildKind::Worker);
+  for (int i = 0; i < forked_workers; ++i) {
     ipc::SharedMapping& m = spills_.emplace_back(std::max(spill_bytes, sizeof(trace::SpillHeader) + 4096));
     auto* header = static_cast<trace::SpillHeader*>(m.data());
     ChildTrace t;
@@ -91,6 +95,9 @@ void WorkerImpl::finish_trace() noexcept {
   if (sched_) sched_->set_observer(nullptr);
   if (sup_) sup_->set_observer(nullptr);
   if (domains_) domains_->set_observer(nullptr);
+  // A pod over MPI: each rank's part arrived when it said goodbye.
+  if (pod_ && sup_)
+    for (int i = 0; i < sup_->count(ChildKind::Worker); ++i) recorder_->add_child_spill(i, pod_->trace_of(i));
   const std::string problem = recorder_->write();
   if (!problem.empty())
     STRATA_LOG_ERROR("worker", "the trace was not written: %s", problem.c_str());

@@ -8,6 +8,8 @@
 #include "pod/rank_server.hpp"
 #include "pod/root_link.hpp"
 #include "strata/half.hpp"
+#include "trace/recorder.hpp"
+#include "util/config.hpp"
 #include "util/sys.hpp"
 #include "worker/worker_impl.hpp"
 
@@ -39,15 +41,19 @@ pod::Registry WorkerImpl::registry(const Worker& node) const {
 }
 
 void WorkerImpl::init_pod_root(int64_t deadline_ns) {
+  // A traced pod: every rank records its part into a spill of this size and sends it at close.
+  const size_t trace_bytes = recorder_ ? config::get_u64("trace_spill_bytes") : 0;
   pod_ = std::make_unique<pod::RootLink>(*sup_, board_, arena_->base(), arena_->buffer_bytes(), arena_->heap_bytes(),
-                                         ns(opts_.timeouts.heartbeat));
+                                         ns(opts_.timeouts.heartbeat), trace_bytes);
   // Every rank's registrations against the Worker it runs here (one for all, or one each).
   pod_->handshake(registry(*child_workers_.front()), deadline_ns);
   sup_->set_remote(pod_.get(), pod::RootLink::ranks());
 }
 
 void WorkerImpl::start_pod_rank(supervisor::Child& c) {
-  sup_->start_remote(c);
+  // In the trace, its tasks share the track of the rank's own orchestrator (same pid, moved as the rank
+  // moves its pids).
+  sup_->start_remote(c, (c.rank << 22) + pod_->pid_of(c.rank));
   pod_->start(c);
 }
 
@@ -63,6 +69,19 @@ void WorkerImpl::serve_pod_rank() {
   s.heap_bytes = arena_->heap_bytes();
   s.init_deadline_ns = sys::now_ns() + ns(opts_.timeouts.init);
   WorkerImpl& n = node.impl();
+  n.inherit_arenas({});  // a pod's child Worker: it writes no trace file of its own
+  const int rank = pod_rank_;
+  const std::string graph = "rank " + std::to_string(rank) + " (L" + std::to_string(level_ - 1) + ")";
+  s.trace_into = [&n, rank, graph](trace::SpillHeader* spill, size_t bytes, int64_t offset) {
+    ChildTrace t;
+    t.spill = spill;
+    t.bytes = bytes;
+    t.graph = graph;
+    t.pid_base = rank << 22;  // above any Linux pid (at most 2^22)
+    t.clock_offset_ns = offset;
+    n.inherit_trace(std::move(t));
+  };
+  s.on_task = [&n](uint64_t task) { n.set_trace_parent_task(task); };
   n.accept_region(arena_->base(), arena_->buffer_bytes() + arena_->heap_bytes(),
                   "the pod's memory (rank 0's, copied here)");
   pod::RankServer server(std::move(s));

@@ -9,8 +9,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <thread>
@@ -508,6 +510,59 @@ int case_init_fails() {
   return 0;
 }
 
+// A traced pod: one file for the whole pod, each rank's processes under its own names and pids, their
+// times on rank 0's clock (inside rank 0's run).
+int case_trace() {
+  const std::string path = "pod_trace_" + std::to_string(getpid()) + ".json";
+  Pod p({.level = 4, .transport = Transport::Mpi, .trace_path = my_rank() == 0 ? path : std::string()});
+  p.orch["add"] = p.pod.register_orch(
+      [&](Orchestrator& o, const TaskContext& ctx) {
+        o.submit(p.add, TaskArgs().inout(ctx.tensor(0)).scalar(1.0f), {}, 0);
+      },
+      "add");
+  p.pod.init();
+  if (p.pod.pod_rank() != 0) return 0;
+  auto x = p.pod.create_buffer<float>(16);
+  p.pod.run([&](Orchestrator& o) {
+    for (int i = 0; i < 6; ++i) o.submit(p.orch["add"], TaskArgs().inout(x.tensor()), {}, i % 2);
+  });
+  p.pod.close();
+  nlohmann::json trace;
+  try {
+    std::ifstream(path) >> trace;
+  } catch (const std::exception& e) {
+    expect(false, "the trace " + path + " reads as JSON: " + e.what());
+    return 0;
+  }
+  std::remove(path.c_str());
+  const auto& events = trace.is_object() ? trace["traceEvents"] : trace;
+  std::map<int64_t, std::string> names;  // pid -> process name
+  double run_begin = -1, run_end = -1;
+  std::vector<std::pair<int64_t, double>> chip_slices;  // pid, ts
+  for (const auto& e : events) {
+    const std::string ph = e.value("ph", ""), name = e.value("name", "");
+    if (ph == "M" && name == "process_name") names[e["pid"].get<int64_t>()] = e["args"]["name"].get<std::string>();
+    if (ph == "X" && name == "run" && run_begin < 0) {
+      run_begin = e["ts"].get<double>();
+      run_end = run_begin + e["dur"].get<double>();
+    }
+    if (ph == "X" && name == "pod_case_add") chip_slices.emplace_back(e["pid"].get<int64_t>(), e["ts"].get<double>());
+  }
+  int rank_tracks[3] = {0, 0, 0};
+  for (const auto& [pid, name] : names)
+    for (int r = 1; r <= 2; ++r)
+      if (contains(name, "rank " + std::to_string(r) + " (L3)") && pid >= (int64_t{r} << 22) &&
+          pid < (int64_t{r + 1} << 22))
+        ++rank_tracks[r];
+  expect(rank_tracks[1] >= 2 && rank_tracks[2] >= 2,
+         "each rank's processes have tracks of their own, named for the rank, with pids of their own (" +
+             std::to_string(rank_tracks[1]) + ", " + std::to_string(rank_tracks[2]) + ")");
+  bool inside = !chip_slices.empty() && run_begin >= 0;
+  for (const auto& [pid, ts] : chip_slices) inside &= pid >= (int64_t{1} << 22) && ts >= run_begin && ts <= run_end;
+  expect(inside, std::to_string(chip_slices.size()) + " chip tasks of the ranks, all inside rank 0's run on its clock");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -520,7 +575,8 @@ int main(int argc, char** argv) {
                                                              {"root_throws", case_root_throws},
                                                              {"collective", case_collective},
                                                              {"silent", case_silent},
-                                                             {"init_fails", case_init_fails}};
+                                                             {"init_fails", case_init_fails},
+                                                             {"trace", case_trace}};
   if (argc != 2 || !cases.count(argv[1])) {
     std::fprintf(stderr, "usage: mpirun -n 3 %s <case>; cases:", argv[0]);
     for (const auto& [name, fn] : cases) std::fprintf(stderr, " %s", name.c_str());
