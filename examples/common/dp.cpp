@@ -41,16 +41,6 @@ void apply(float* w, const uint16_t* g) {
   for (size_t j = 0; j < kDim; ++j) w[j] -= kLearningRate * strata::float_from_bf16(g[j]);
 }
 
-double loss(const std::vector<float>& x, const std::vector<float>& y, const float* w) {
-  double s = 0;
-  for (size_t r = 0; r < y.size(); ++r) {
-    double e = -y[r];
-    for (size_t j = 0; j < kDim; ++j) e += static_cast<double>(x[r * kDim + j]) * w[j];
-    s += e * e / 2;
-  }
-  return s / static_cast<double>(y.size());
-}
-
 }  // namespace
 
 // tensors: x (INPUT, rows x kDim f32), y (INPUT, rows f32), w (INPUT, kDim f32), grad (INOUT, kDim bf16).
@@ -72,20 +62,14 @@ int dp_main(int argc, char** argv) try {
   strata::ProgressLine progress(args.progress);
 
   // The data set: y = X w_true, X uniform in [-1, 1); shard r is rows [r kRows, (r + 1) kRows).
-  const size_t rows = kRows * static_cast<size_t>(n);
-  std::vector<float> x(rows * kDim), y(rows), w_true(kDim);
-  fill_uniform(x.data(), x.size(), 7);
-  fill_uniform(w_true.data(), kDim, 11);
-  for (size_t r = 0; r < rows; ++r) {
-    y[r] = 0;
-    for (size_t j = 0; j < kDim; ++j) y[r] += x[r * kDim + j] * w_true[j];
-  }
+  std::vector<float> x, y;
+  linear_data(kRows * static_cast<size_t>(n), kDim, &x, &y);
   std::printf("dp_train: %d chips, %zu rows of %zu features each, %d steps of bf16 allreduce(avg)\n", n, kRows, kDim,
               kSteps);
 
   // The single-process reference.
   std::vector<float> w_ref(kDim, 0.0f);
-  const double loss0 = loss(x, y, w_ref.data());
+  const double loss0 = linear_loss(x, y, w_ref.data(), kDim);
   for (int s = 0; s < kSteps; ++s) {
     std::vector<float> sum(kDim, 0.0f);
     for (int r = 0; r < n; ++r) {
@@ -107,16 +91,11 @@ int dp_main(int argc, char** argv) try {
   w.init();
   Checker check("dp_train");
   w.run([&](strata::Orchestrator& o) {
-    strata::DomainSpec spec{.name = "dp",
-                            .workers = {},
-                            .window_size = 0,
-                            .buffers = {{"x", strata::DType::F32, kRows * kDim},
-                                        {"y", strata::DType::F32, kRows},
-                                        {"w", strata::DType::F32, kDim},
-                                        {"grad", strata::DType::BF16, kDim}}};
-    for (int c = 0; c < n; ++c) spec.workers.push_back(c);
-    spec.window_size = window_bytes(spec.buffers);
-    strata::Domain dp = o.allocate_domain(spec);
+    strata::Domain dp = o.allocate_domain(domain_over_chips("dp", n,
+                                                            {{"x", strata::DType::F32, kRows * kDim},
+                                                             {"y", strata::DType::F32, kRows},
+                                                             {"w", strata::DType::F32, kDim},
+                                                             {"grad", strata::DType::BF16, kDim}}));
     const std::vector<float> zeros(kDim, 0.0f);
     for (int c = 0; c < n; ++c) {
       o.copy_to(dp[c].buffer("x"), &x[static_cast<size_t>(c) * kRows * kDim]);
@@ -146,7 +125,7 @@ int dp_main(int argc, char** argv) try {
                   w_ref.data(), kDim);
     }
   });
-  const double loss1 = loss(x, y, w_ref.data());
+  const double loss1 = linear_loss(x, y, w_ref.data(), kDim);
   check.expect(loss1 < 0.01 * loss0, "the loss fell from " + std::to_string(loss0) + " to " + std::to_string(loss1));
   w.close();
   return check.finish();

@@ -128,14 +128,11 @@ FfnTimings FfnTp::forward(Orchestrator& o, const FfnShape& s, const float* x, co
 
   // allocate
   const auto t0 = Clock::now();
-  DomainSpec spec{.name = opt.domain_name, .workers = {}, .window_size = 0, .buffers = {}};
-  for (int c = 0; c < n; ++c) spec.workers.push_back(c);
-  spec.buffers = {{"x", DType::F32, size_t(t * d)},
-                  {"w1", DType::F32, size_t(d * fmax)},
-                  {"w2", DType::F32, size_t(fmax * d)},
-                  {"y", DType::F32, size_t(t * d)}};
-  spec.window_size = window_bytes(spec.buffers);
-  Domain dom = o.allocate_domain(spec);
+  Domain dom = o.allocate_domain(domain_over_chips(opt.domain_name, n,
+                                                   {{"x", DType::F32, size_t(t * d)},
+                                                    {"w1", DType::F32, size_t(d * fmax)},
+                                                    {"w2", DType::F32, size_t(fmax * d)},
+                                                    {"y", DType::F32, size_t(t * d)}}));
   const auto t1 = Clock::now();
   tm.allocate_ms = ms_between(t0, t1);
   if (opt.progress)

@@ -59,16 +59,6 @@ STRATA_KERNEL(pod_tp_gradient) {
   for (size_t j = 0; j < cols; ++j) g[j] /= static_cast<float>(rows);
 }
 
-double loss(const std::vector<float>& x, const std::vector<float>& y, const std::vector<float>& w) {
-  double s = 0;
-  for (size_t r = 0; r < y.size(); ++r) {
-    double e = -y[r];
-    for (size_t j = 0; j < kDim; ++j) e += static_cast<double>(x[r * kDim + j]) * w[j];
-    s += e * e / 2;
-  }
-  return s / static_cast<double>(y.size());
-}
-
 bool under_mpirun() {
   for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
     if (std::getenv(v)) return true;
@@ -117,17 +107,12 @@ int pod_main(int argc, char** argv) try {
         const float* x = ctx.data<float>(0);
         const float* y = ctx.data<float>(1);
         float* w = ctx.data<float>(2);
-        strata::DomainSpec spec{.name = "tp",
-                                .workers = {},
-                                .window_size = 0,
-                                .buffers = {{"x", strata::DType::F32, kRows * cols},
-                                            {"y", strata::DType::F32, kRows},
-                                            {"w", strata::DType::F32, cols},
-                                            {"pred", strata::DType::F32, kRows},
-                                            {"g", strata::DType::F32, cols}}};
-        for (int c = 0; c < chips; ++c) spec.workers.push_back(c);
-        spec.window_size = window_bytes(spec.buffers);
-        strata::Domain tp = o.allocate_domain(spec);
+        strata::Domain tp = o.allocate_domain(domain_over_chips("tp", chips,
+                                                                {{"x", strata::DType::F32, kRows * cols},
+                                                                 {"y", strata::DType::F32, kRows},
+                                                                 {"w", strata::DType::F32, cols},
+                                                                 {"pred", strata::DType::F32, kRows},
+                                                                 {"g", strata::DType::F32, cols}}));
         for (int c = 0; c < chips; ++c) {
           o.copy_to(tp[c].buffer("x"), x + static_cast<size_t>(c) * kRows * cols);
           o.copy_to(tp[c].buffer("y"), y);
@@ -162,14 +147,8 @@ int pod_main(int argc, char** argv) try {
               kDim, steps);
 
   // The data: y = X w_true; rank r's shard is rows [r kRows, (r + 1) kRows).
-  const size_t rows = kRows * static_cast<size_t>(ranks);
-  std::vector<float> x(rows * kDim), y(rows), w_true(kDim);
-  fill_uniform(x.data(), x.size(), 7);
-  fill_uniform(w_true.data(), kDim, 11);
-  for (size_t r = 0; r < rows; ++r) {
-    y[r] = 0;
-    for (size_t j = 0; j < kDim; ++j) y[r] += x[r * kDim + j] * w_true[j];
-  }
+  std::vector<float> x, y;
+  linear_data(kRows * static_cast<size_t>(ranks), kDim, &x, &y);
   // Rank 0's buffers: each shard laid out by chip (the columns each chip holds), its y, each rank's weights.
   std::vector<strata::Buffer<float>> xs, ys, ws;
   for (int r = 0; r < ranks; ++r) {
@@ -187,7 +166,7 @@ int pod_main(int argc, char** argv) try {
 
   // The single-process reference: the same arithmetic in one place.
   std::vector<float> w_ref(kDim, 0.0f);
-  const double loss0 = loss(x, y, w_ref);
+  const double loss0 = linear_loss(x, y, w_ref.data(), kDim);
   for (int s = 0; s < steps; ++s) {
     std::vector<float> g_sum(kDim, 0.0f);
     for (int r = 0; r < ranks; ++r) {
@@ -234,7 +213,7 @@ int pod_main(int argc, char** argv) try {
     check.close("rank " + std::to_string(r + 1) + " agrees with rank 1", ws[static_cast<size_t>(r)].data(),
                 ws[0].data(), kDim, 1e-6);
   const std::vector<float> w_got(ws[0].data(), ws[0].data() + kDim);
-  const double loss1 = loss(x, y, w_got);
+  const double loss1 = linear_loss(x, y, w_got.data(), kDim);
   check.expect(loss1 < 0.01 * loss0, "the loss fell from " + std::to_string(loss0) + " to " + std::to_string(loss1));
   pod.close();
   return check.finish();

@@ -18,6 +18,33 @@ size_t window_bytes(const std::vector<BufferSpec>& buffers) {
   return std::max<size_t>(off, 64);
 }
 
+DomainSpec domain_over_chips(std::string name, int chips, std::vector<BufferSpec> buffers) {
+  DomainSpec spec{.name = std::move(name), .workers = {}, .window_size = 0, .buffers = std::move(buffers)};
+  for (int c = 0; c < chips; ++c) spec.workers.push_back(c);
+  spec.window_size = window_bytes(spec.buffers);
+  return spec;
+}
+
+void linear_data(size_t rows, size_t dim, std::vector<float>* x, std::vector<float>* y) {
+  std::vector<float> w_true(dim);
+  x->assign(rows * dim, 0.0f);
+  y->assign(rows, 0.0f);
+  fill_uniform(x->data(), x->size(), 7);
+  fill_uniform(w_true.data(), dim, 11);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t j = 0; j < dim; ++j) (*y)[r] += (*x)[r * dim + j] * w_true[j];
+}
+
+double linear_loss(const std::vector<float>& x, const std::vector<float>& y, const float* w, size_t dim) {
+  double s = 0;
+  for (size_t r = 0; r < y.size(); ++r) {
+    double e = -y[r];
+    for (size_t j = 0; j < dim; ++j) e += static_cast<double>(x[r * dim + j]) * w[j];
+    s += e * e / 2;
+  }
+  return s / static_cast<double>(y.size());
+}
+
 ExampleArgs example_args(int argc, char** argv, const char* program, int lo, int hi, int fallback) {
   ExampleArgs a;
   a.chips = fallback;

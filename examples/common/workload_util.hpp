@@ -18,6 +18,14 @@ namespace strata::workloads {
 
 /// Bytes of window that `buffers` need when carved in declaration order (each aligned to 64 bytes).
 size_t window_bytes(const std::vector<BufferSpec>& buffers);
+/// A domain named `name` over chips 0..chips-1 holding `buffers`, with the window they need.
+DomainSpec domain_over_chips(std::string name, int chips, std::vector<BufferSpec> buffers);
+
+/// The data set of the linear-regression workloads (dp, pod): `rows` rows of `dim` features uniform in
+/// [-1, 1) and targets y = x w_true, the same on every call.
+void linear_data(size_t rows, size_t dim, std::vector<float>* x, std::vector<float>* y);
+/// Their loss: the mean over the rows of (x.w - y)^2 / 2, in double.
+double linear_loss(const std::vector<float>& x, const std::vector<float>& y, const float* w, size_t dim);
 
 /// An example's command line: `<program> [chips] [--trace FILE] [--progress]`.
 struct ExampleArgs {
