@@ -71,7 +71,7 @@ run_preset() {
   if [[ "$preset" == tsan && "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ]]; then
     wrap=(setarch "$(uname -m)" -R)
   fi
-  echo "== preset $preset: test (labels unit|integration|fault|python|mpi; under the sanitizers unit|integration|fault) =="
+  echo "== preset $preset: test (labels unit|integration|fault|python|mpi; asan: no python; tsan: unit|integration|fault) =="
   "${wrap[@]}" ctest --preset "$preset" --output-on-failure --parallel "$jobs" || return 1
 }
 

@@ -7,6 +7,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 
 #include "ipc/process.hpp"
@@ -85,6 +86,10 @@ Mpi::Mpi() {
     // The program initialised MPI: the threads there are now are taken to be MPI's.
     g_threads_started = std::max(0, ipc::process_thread_count() - 1);
   }
+  // Over TCP, a send to a rank that died raises SIGPIPE, whose default action would kill this process
+  // before it could say which rank died: ignore it, unless the program handles it already.
+  struct sigaction old {};
+  if (sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) std::signal(SIGPIPE, SIG_IGN);
   check("MPI_Comm_dup", MPI_Comm_dup(MPI_COMM_WORLD, &g_world));
   check("MPI_Comm_set_errhandler", MPI_Comm_set_errhandler(g_world, MPI_ERRORS_RETURN));
   MPI_Comm_rank(g_world, &rank_);
@@ -193,12 +198,46 @@ int Mpi::threads_started() noexcept { return g_threads_started; }
 
 bool Mpi::reducible(int dtype) noexcept { return mpi_type(dtype) != MPI_DATATYPE_NULL; }
 
-void Mpi::forget(Request* r) noexcept {
+namespace {
+// Buffers of requests that were abandoned while MPI might still touch them.
+std::vector<std::vector<char>>& kept_buffers() {
+  static auto* kept = new std::vector<std::vector<char>>;  // never freed: MPI may write into them at exit
+  return *kept;
+}
+std::vector<std::string>& kept_strings() {
+  static auto* kept = new std::vector<std::string>;
+  return *kept;
+}
+}  // namespace
+
+void Mpi::withdraw_recv(Request* r, std::vector<char>* keep) noexcept {
   if (*r == 0) return;
-  // Cancelling a send is deprecated and a receive from a dead rank never completes: free the handle and
-  // let MPI keep what it must.
+  MPI_Cancel(req(r));
+  // A receive nothing matched yet is cancelled at once; one being filled completes when its data is in.
+  for (int i = 0; i < 1000; ++i) {
+    int done = 0;
+    MPI_Test(req(r), &done, MPI_STATUS_IGNORE);
+    if (done) {
+      *r = 0;
+      return;
+    }
+  }
   MPI_Request_free(req(r));
   *r = 0;
+  if (keep) kept_buffers().push_back(std::move(*keep));
+}
+
+void Mpi::abandon(Request* r, std::string* keep) noexcept {
+  if (*r == 0) return;
+  int done = 0;
+  MPI_Test(req(r), &done, MPI_STATUS_IGNORE);
+  if (done) {
+    *r = 0;
+    return;
+  }
+  MPI_Request_free(req(r));
+  *r = 0;
+  if (keep) kept_strings().push_back(std::move(*keep));
 }
 
 }  // namespace strata::pod

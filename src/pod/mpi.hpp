@@ -8,7 +8,8 @@
 // and a receive from it never does, so every wait here is bounded by the caller's deadline and the pod
 // notices deaths by heartbeats (pod/root_link.hpp).
 //
-// Used by one thread per process; not thread-safe.
+// Joining also ignores SIGPIPE when the program left it at its default (over TCP a send to a dead rank
+// raises it). Used by one thread per process; not thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -66,8 +67,14 @@ class Mpi {
   /// itself, every thread but the caller at that moment counts as MPI's.
   static int threads_started() noexcept;
 
-  /// Abandons outstanding requests to a rank that is gone (they never complete).
-  void forget(Request* r) noexcept;
+  /// Withdraws a receive that will not be waited for: cancels it. A receive whose data already started to
+  /// arrive cannot be cancelled and will write into its buffer: pass the buffer's owner in `keep`, and it is
+  /// kept (for the life of the process) instead of freed.
+  void withdraw_recv(Request* r, std::vector<char>* keep = nullptr) noexcept;
+  /// Abandons a send (or collective) that will not be waited for: its peer is gone, or the pod is closing.
+  /// One still under way may read its buffer later: pass the buffer's owner in `keep`, and it is kept for
+  /// the life of the process; a send from strata memory is left as it is.
+  void abandon(Request* r, std::string* keep = nullptr) noexcept;
 
  private:
   Mpi();

@@ -25,11 +25,11 @@ RankServer::RankServer(RankSetup setup)
     : s_(std::move(setup)), mpi_(Mpi::get()), frame_(std::make_unique<ipc::DecodedFrame>()) {}
 
 RankServer::~RankServer() {
-  mpi_.forget(&inbox_req_);
-  for (Outgoing& o : outgoing_) mpi_.forget(&o.req);
-  for (Request& q : data_out_) mpi_.forget(&q);
+  mpi_.withdraw_recv(&inbox_req_, &inbox_);
+  for (Outgoing& o : outgoing_) mpi_.abandon(&o.req, &o.bytes);
+  for (Request& q : data_out_) mpi_.abandon(&q);
   for (Incoming& in : queue_)
-    for (Request& q : in.data) mpi_.forget(&q);
+    for (Request& q : in.data) mpi_.withdraw_recv(&q);
   if (root_pidfd_ >= 0) ::close(root_pidfd_);
 }
 

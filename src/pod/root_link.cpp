@@ -40,8 +40,29 @@ RootLink::RootLink(supervisor::Supervisor& sup, ipc::Board* board, const void* b
 }
 
 RootLink::~RootLink() {
-  for (Rank& r : ranks_)
+  for (Rank& r : ranks_) {
+    release(r);
     if (r.pidfd >= 0) ::close(r.pidfd);
+  }
+  release_outgoing();
+}
+
+void RootLink::release(Rank& r) noexcept {
+  // Data to a rank that will not take it: the send reads rank 0's strata memory, which outlives it.
+  for (Request& q : r.data) mpi_.abandon(&q);
+  for (Request& q : r.incoming) mpi_.withdraw_recv(&q);
+  mpi_.withdraw_recv(&r.inbox_req, &r.inbox);
+  if (r.trace_req) {
+    mpi_.withdraw_recv(&r.trace_req, &r.trace);
+    r.trace.clear();  // incomplete: never read
+  }
+  r.data.clear();
+  r.incoming.clear();
+}
+
+void RootLink::release_outgoing() noexcept {
+  for (Outgoing& o : outgoing_) mpi_.abandon(&o.req, &o.bytes);
+  outgoing_.clear();
 }
 
 std::vector<int> RootLink::ranks() {
@@ -181,7 +202,6 @@ bool RootLink::pump() {
     if (r.live) moved |= forward(r);
   }
   while (!outgoing_.empty() && mpi_.test(&outgoing_.front().req)) outgoing_.pop_front();
-  std::erase_if(forgotten_, [&](Request& q) { return mpi_.test(&q); });
   const int64_t now = sys::now_ns();
   // Deaths, silences and heartbeats: every millisecond (it polls the ranks' pidfds, a system call each).
   if (now - last_check_ns_ >= 1'000'000) check_alive(now);
@@ -398,11 +418,7 @@ void RootLink::dismiss(supervisor::Child& c, const std::string& why) noexcept {
     send(r, h, why.data(), why.size());
   } catch (...) {
   }
-  for (Request& q : r.data) forgotten_.push_back(q);
-  for (Request& q : r.incoming) mpi_.forget(&q);
-  mpi_.forget(&r.inbox_req);
-  r.data.clear();
-  r.incoming.clear();
+  release(r);
   r.receiving = false;
   r.queued.clear();
   r.sent.clear();
@@ -456,20 +472,9 @@ void RootLink::shutdown(int64_t timeout_ns) noexcept {
   }
   for (Rank& r : ranks_) {
     r.live = false;
-    for (Request& q : r.data) mpi_.forget(&q);
-    for (Request& q : r.incoming) mpi_.forget(&q);
-    mpi_.forget(&r.inbox_req);
-    if (r.trace_req) {
-      mpi_.forget(&r.trace_req);
-      r.trace.clear();  // incomplete: never read
-    }
-    r.data.clear();
-    r.incoming.clear();
+    release(r);
   }
-  for (Outgoing& o : outgoing_) mpi_.forget(&o.req);
-  outgoing_.clear();
-  for (Request& q : forgotten_) mpi_.forget(&q);
-  forgotten_.clear();
+  release_outgoing();
 }
 
 }  // namespace strata::pod

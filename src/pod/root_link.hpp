@@ -102,6 +102,9 @@ class RootLink final : public supervisor::Remote {
   void send(Rank& r, const MessageHeader& h, const void* payload = nullptr, size_t len = 0);
   void check_alive(int64_t now);
   void lose(Rank& r, const std::string& how);
+  /// Withdraws every request of `r` (its buffers are kept if MPI may still use them).
+  void release(Rank& r) noexcept;
+  void release_outgoing() noexcept;
   Rank* rank_of(int source) noexcept;
 
   supervisor::Supervisor& sup_;
@@ -116,7 +119,6 @@ class RootLink final : public supervisor::Remote {
   std::vector<Rank> ranks_;  // index: rank - 1
   std::unique_ptr<ipc::DecodedFrame> decoded_;
   std::deque<Outgoing> outgoing_;
-  std::vector<Request> forgotten_;
   int64_t last_check_ns_ = 0;
   uint32_t idle_pumps_ = 0;
 };

@@ -2,6 +2,7 @@
 // every other rank's server, and the pod collectives an orchestration function on a rank calls.
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "pod/mpi.hpp"
@@ -134,24 +135,45 @@ void WorkerImpl::pod_collective(const std::string& name, const Tensor& t, Reduce
   if (sched_->failure()) sched_->throw_failure();
 
   const int64_t deadline = sys::now_ns() + ns(opts_.timeouts.comm);
+  // What MPI reads and writes besides `t` (strata memory, which outlives the pod's traffic). A collective
+  // given up on may still touch it: it is then kept for the life of the process rather than freed.
+  struct Scratch {
+    Signature mine{};
+    std::vector<Signature> all;
+    std::vector<float> wide;
+  };
+  auto scratch = std::make_unique<Scratch>();
   auto wait = [&](pod::Request* r, const char* step) {
     while (!mpi.test(r)) {
-      pod_hook_->keep_up();
-      if (sys::now_ns() >= deadline) {
-        mpi.forget(r);
-        throw TimeoutError(what + ": " + step + " did not complete within timeouts.comm (STRATA_COMM_TIMEOUT_MS): " +
-                           "does every rank call it?");
+      std::string stop;
+      bool timed_out = false;
+      try {
+        pod_hook_->keep_up();
+      } catch (const std::exception& e) {
+        stop = e.what();
+      }
+      if (stop.empty() && sys::now_ns() >= deadline) {
+        timed_out = true;
+        stop = what + ": " + step + " did not complete within timeouts.comm (STRATA_COMM_TIMEOUT_MS): does every " +
+               "rank call it?";
+      }
+      if (!stop.empty()) {
+        mpi.abandon(r);
+        (void)scratch.release();  // MPI may still write into it
+        if (timed_out) throw TimeoutError(stop);
+        throw Error(stop);
       }
       sys::yield();
     }
   };
-  Signature mine{};
+  Signature& mine = scratch->mine;
   std::strncpy(mine.name, name.c_str(), sizeof mine.name - 1);
   mine.bytes = t.nbytes();
   mine.dtype = static_cast<uint32_t>(t.dtype);
   mine.op_or_root = bcast ? -1 - root_rank : static_cast<int32_t>(op);
   const int n = mpi.group_size(1);
-  std::vector<Signature> all(static_cast<size_t>(n));
+  std::vector<Signature>& all = scratch->all;
+  all.resize(static_cast<size_t>(n));
   pod::Request r = mpi.iallgather(&mine, sizeof mine, all.data(), 1);
   wait(&r, "agreeing on what to combine");
   for (int i = 0; i < n; ++i) {
@@ -169,7 +191,7 @@ void WorkerImpl::pod_collective(const std::string& name, const Tensor& t, Reduce
     return;
   }
   const size_t count = t.numel();
-  std::vector<float> wide;
+  std::vector<float>& wide = scratch->wide;
   void* data = t.data;
   DType dtype = t.dtype;
   if (half) {
