@@ -53,8 +53,8 @@ namespace strata::detail {
 struct ChildTrace {
   trace::SpillHeader* spill = nullptr;
   size_t bytes = 0;
-  std::string graph;         // its name in the pod's trace ("L3 worker 0")
-  std::string parent_graph;  // the graph of the Worker that runs it
+  std::string graph;            // its name in the pod's trace ("L3 worker 0")
+  std::string parent_graph;     // the graph of the Worker that runs it
   int pid_base = 0;             // a rank of a pod over MPI: its pids move by this in the pod's trace
   int64_t clock_offset_ns = 0;  // and its times by this (its clock minus rank 0's)
 };
