@@ -86,10 +86,10 @@ void RankServer::welcome() {
     orch_index_.push_back(local);
   }
   if (info.buffer_bytes != s_.buffer_bytes || info.heap_bytes != s_.heap_bytes)
-    throw UsageError("init(): " + who + "'s pod memory (" + std::to_string(s_.buffer_bytes) + " buffer + " +
-                     std::to_string(s_.heap_bytes) + " heap bytes) differs from the root's (" +
-                     std::to_string(info.buffer_bytes) + " + " + std::to_string(info.heap_bytes) +
-                     "): give every rank the same WorkerOptions::memory and STRATA_*_BYTES");
+    refusal_ = "init(): " + who + "'s pod memory (" + std::to_string(s_.buffer_bytes) + " buffer + " +
+               std::to_string(s_.heap_bytes) + " heap bytes) differs from rank 0's (" +
+               std::to_string(info.buffer_bytes) + " + " + std::to_string(info.heap_bytes) +
+               "): give every rank the same WorkerOptions::memory and STRATA_*_BYTES";
   shift_ = reinterpret_cast<intptr_t>(s_.memory) - static_cast<intptr_t>(info.root_base);
   trace_bytes_ = info.trace_bytes;
   if (root_host == mpi_.host()) root_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, info.root_pid, 0));
@@ -137,12 +137,14 @@ int64_t RankServer::clock_offset() {
 void RankServer::serve() {
   const std::string who = "rank " + std::to_string(mpi_.rank());
   welcome();
-  if (trace_bytes_ && s_.trace_into) {
-    const int64_t offset = clock_offset();
-    trace_ = ipc::SharedMapping(sizeof(trace::SpillHeader) + trace_bytes_);
-    s_.trace_into(static_cast<trace::SpillHeader*>(trace_.data()), trace_.size(), offset);
-  }
+  // From here on rank 0 waits for this rank's ready: whatever stops it is reported as a failed start.
   try {
+    if (!refusal_.empty()) throw UsageError(refusal_);
+    if (trace_bytes_ && s_.trace_into) {
+      const int64_t offset = clock_offset();
+      trace_ = ipc::SharedMapping(sizeof(trace::SpillHeader) + trace_bytes_);
+      s_.trace_into(static_cast<trace::SpillHeader*>(trace_.data()), trace_.size(), offset);
+    }
     s_.node->init();
   } catch (const std::exception& e) {
     const std::string why = e.what();

@@ -98,6 +98,7 @@ class RankServer {
   size_t trace_bytes_ = 0;    // 0: the pod is not traced
   ipc::SharedMapping trace_;  // where the rank's Worker records its trace (shared with its chips)
   std::string stop_;          // set once the rank must stop serving: why ("" while serving)
+  std::string refusal_;       // why this rank cannot take part, found in the welcome ("" if it can)
   bool closing_ = false;      // the root closed the pod (a Shutdown without a reason)
   bool running_ = false;      // a task's orchestration function runs
 };

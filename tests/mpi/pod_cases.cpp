@@ -510,6 +510,27 @@ int case_init_fails() {
   return 0;
 }
 
+// Rank 2's pod memory differs from rank 0's (its copy could not sit at the same offsets): rank 0's init()
+// throws naming rank 2 and the sizes, rank 2's init() throws, rank 1 is shut down.
+int case_memory_mismatch() {
+  WorkerOptions o{.level = 4, .transport = Transport::Mpi};
+  if (my_rank() == 2) o.memory.heap_bytes = size_t{48} << 20;
+  Worker pod(std::move(o));
+  pod.add_worker({.chips = 1});
+  pod.register_orch([](Orchestrator&, const TaskContext&) {}, "step");
+  try {
+    pod.init();
+    expect(my_rank() == 1, "rank " + std::to_string(my_rank()) + "'s init() returned");
+    if (my_rank() == 0) pod.close();
+  } catch (const std::exception& e) {
+    if (my_rank() == 0) std::printf("  (what: %s)\n", e.what());
+    expect(my_rank() == 2 || (my_rank() == 0 && contains(e.what(), "rank 2 (L3) failed to start") &&
+                              contains(e.what(), "pod memory")),
+           "rank " + std::to_string(my_rank()) + "'s init() threw" + (my_rank() == 0 ? " naming rank 2" : ""));
+  }
+  return 0;
+}
+
 // A traced pod: one file for the whole pod, each rank's processes under its own names and pids, their
 // times on rank 0's clock (inside rank 0's run).
 int case_trace() {
@@ -576,7 +597,8 @@ int main(int argc, char** argv) {
                                                              {"collective", case_collective},
                                                              {"silent", case_silent},
                                                              {"init_fails", case_init_fails},
-                                                             {"trace", case_trace}};
+                                                             {"trace", case_trace},
+                                                             {"memory_mismatch", case_memory_mismatch}};
   if (argc != 2 || !cases.count(argv[1])) {
     std::fprintf(stderr, "usage: mpirun -n 3 %s <case>; cases:", argv[0]);
     for (const auto& [name, fn] : cases) std::fprintf(stderr, " %s", name.c_str());
