@@ -471,8 +471,12 @@ Scheduler::Push Scheduler::try_push(Record& t) {
         }
       }
       if (!any_alive) {
-        finish_unpushed(t, Outcome::Poisoned, std::string("not run: every ") + child_kind_name(t.kind) + " is gone",
-                        t.kind, -1);
+        // Named one by one: "not run: every sub is gone (sub 0 died: killed by signal 9 (Killed))".
+        std::string how;
+        for (int i = 0; i < n; ++i) how += (i ? "; " : "") + link_.name(t.kind, i) + " " + link_.gone(t.kind, i);
+        finish_unpushed(t, Outcome::Poisoned,
+                        std::string("not run: every ") + child_kind_name(t.kind) + " is gone (" + how + ")", t.kind,
+                        -1);
         return Push::Finished;
       }
       if (chosen == kAnyWorker) return Push::Blocked;
