@@ -19,7 +19,6 @@ namespace {
 
 MPI_Comm g_world = MPI_COMM_NULL;    // the pod's duplicate of MPI_COMM_WORLD
 MPI_Comm g_workers = MPI_COMM_NULL;  // every rank but 0 (MPI_COMM_NULL on rank 0)
-bool g_we_initialised = false;
 int g_threads_started = 0;
 bool g_broken = false;
 
@@ -79,7 +78,6 @@ Mpi::Mpi() {
     const int before = ipc::process_thread_count();
     int provided = 0;
     check("MPI_Init_thread", MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided));
-    g_we_initialised = true;
     g_threads_started = std::max(0, ipc::process_thread_count() - before);
     std::atexit(finalize_at_exit);
   } else {

@@ -18,7 +18,6 @@ namespace {
 // How many heartbeat deadlines an idle rank waits for word from the root.
 constexpr int64_t kIdleDeadlines = 6;
 
-std::string ms_text(int64_t ns) { return std::to_string(ns / 1000000) + " ms"; }
 }  // namespace
 
 RankServer::RankServer(RankSetup setup)
@@ -337,8 +336,7 @@ void RankServer::heartbeat(int64_t now) {
   // while, so an idle rank gives it kIdleDeadlines deadlines before it concludes the root is gone.
   const int64_t deadline = running_ || !queue_.empty() ? heartbeat_ns_ : heartbeat_ns_ * kIdleDeadlines;
   if (stop_.empty() && now - last_heard_ns_ > deadline)
-    stop_ = "the root (rank 0) stopped answering: nothing heard for " + ms_text(now - last_heard_ns_) +
-            " (WorkerOptions::timeouts.heartbeat, STRATA_HEARTBEAT_TIMEOUT_MS)";
+    stop_ = "the root (rank 0) stopped answering: " + silence_text(now - last_heard_ns_);
 }
 
 void RankServer::background() noexcept {

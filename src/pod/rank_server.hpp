@@ -7,7 +7,9 @@
 // ready, then serves the root's messages in order: a task's INPUT and INOUT contents land in the copy, the
 // orchestration function runs on the rank's Worker, and the answer goes back with the OUTPUT,
 // OUTPUT_EXISTING and INOUT contents. While a task runs, the rank's Worker calls back here at every wait
-// (heartbeats out, the root's messages in). Only this thread calls MPI.
+// (heartbeats out, the root's messages in). A traced pod: before its Worker starts, the rank measures its
+// clock's offset from rank 0's (ping-pongs) and has the Worker record into a spill, sent after its Bye.
+// Only this thread calls MPI.
 //
 // serve() returns once the root closed the pod. It throws Error when the root refused this rank (the
 // message says why), dismissed it, or stopped answering; the rank's Worker is closed either way.

@@ -14,7 +14,6 @@
 
 namespace strata::pod {
 namespace {
-std::string ms_text(int64_t ns) { return std::to_string(ns / 1000000) + " ms"; }
 
 // Receives the control message waiting from `source` (probe() found it); false if it is malformed.
 bool receive_message(Mpi& mpi, int source, size_t bytes, MessageHeader* h, std::string* payload) {
@@ -383,8 +382,7 @@ void RootLink::check_alive(int64_t now) {
     }
     // A starting rank is bounded by init()'s deadline (bringing its chips up may take longer).
     if (r.child->state != supervisor::ChildState::Starting && now - r.last_heard_ns > heartbeat_ns_) {
-      lose(r, "stopped answering: nothing heard for " + ms_text(now - r.last_heard_ns) +
-                  " (WorkerOptions::timeouts.heartbeat, STRATA_HEARTBEAT_TIMEOUT_MS)");
+      lose(r, "stopped answering: " + silence_text(now - r.last_heard_ns));
       continue;
     }
     if (now - r.last_sent_ns > heartbeat_ns_ / 4) {

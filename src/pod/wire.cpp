@@ -39,6 +39,11 @@ bool tensors_within(const ipc::DecodedFrame& f, uintptr_t base, size_t bytes, st
   return true;
 }
 
+std::string silence_text(int64_t silent_ns) {
+  return "nothing heard for " + std::to_string(silent_ns / 1000000) +
+         " ms (WorkerOptions::timeouts.heartbeat, STRATA_HEARTBEAT_TIMEOUT_MS)";
+}
+
 bool read_message(const char* buf, size_t bytes, MessageHeader* h, std::string* payload) {
   if (bytes < sizeof(MessageHeader) || bytes > kMaxMessage) return false;
   std::memcpy(h, buf, sizeof *h);

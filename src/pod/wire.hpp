@@ -71,6 +71,9 @@ struct MessageHeader {
 static_assert(sizeof(MessageHeader) == 56);
 static_assert(kMaxMessage == sizeof(MessageHeader) + ipc::kPayloadBytes + ipc::kRequestSlotBytes);
 
+/// Why a side is taken for gone: "nothing heard for 10000 ms (WorkerOptions::timeouts.heartbeat, ...)".
+std::string silence_text(int64_t silent_ns);
+
 /// Reads the control message of `bytes` bytes in `buf`; false if it is malformed.
 bool read_message(const char* buf, size_t bytes, MessageHeader* h, std::string* payload);
 
