@@ -11,6 +11,13 @@
 namespace strata::graph {
 namespace {
 
+/// The most parts a task can have: a group spans at most every child of one kind.
+size_t largest_group(const Link& link) noexcept {
+  int most = 1;
+  for (int k = 0; k < 3; ++k) most = std::max(most, link.count(static_cast<ChildKind>(k)));
+  return static_cast<size_t>(most);
+}
+
 trace::Status trace_status(Outcome o) noexcept {
   switch (o) {
     case Outcome::Failed:
@@ -71,7 +78,10 @@ Scheduler::Scheduler(Link& link, ipc::Board* board, memory::HeapRing heap, const
       memory_(memory),
       opts_(opts),
       ring_(opts.ring_slots),
-      records_(opts.ring_slots) {}
+      records_(opts.ring_slots),
+      // Room for a full ring of tasks however large their frames, and for the largest group besides: the
+      // ring of tasks, not of frames, is what submit() waits for.
+      frames_(size_t{opts.ring_slots} + largest_group(link), ipc::kRequestSlotBytes) {}
 
 // ---- runs ------------------------------------------------------------------------------------------
 
@@ -189,7 +199,7 @@ TaskRef Scheduler::submit(const Submission& s) {
   throw_if_cancelled(s.what);
   if (failure_ && opts_.fail_fast) throw_failure();
   validate(s);
-  acquire_slot(s.what);
+  acquire_slot(s.what, s.parts.size());
   // OUTPUTs with a null address come from the run heap, in the current scope.
   for (TaskArgs& a : s.parts)
     for (size_t i = 0; i < a.tensor_count(); ++i)
@@ -219,15 +229,14 @@ TaskRef Scheduler::submit(const Submission& s) {
   t.producers.clear();
   t.consumers.clear();
   t.unpushed_producers = 0;
-  t.frames.resize(size_t{t.parts} * ipc::kRequestSlotBytes);
-  t.frame_len.resize(t.parts);
   const int64_t timeout_ns = static_cast<int64_t>(s.cfg.timeout.count()) * 1000000;
   for (uint32_t p = 0; p < t.parts; ++p) {
     const ipc::TaskFrameInfo info{id, s.callable, s.cfg.block_dim, p, t.parts, timeout_ns};
     const TaskArgs& a = s.parts[p];
-    t.frame_len[p] = static_cast<uint32_t>(ipc::encode_task(info, a.tensors(), a.tags(), a.scalars(),
-                                                            t.frames.data() + size_t{p} * ipc::kRequestSlotBytes));
+    const uint64_t at = frames_.push(ipc::encode_task(info, a.tensors(), a.tags(), a.scalars(), frames_.space()));
+    if (p == 0) t.frames = at;
   }
+  t.frames_end = frames_.head();
 
   // Dependencies: every part is looked up before any is entered, so a group never waits for itself.
   for (const TaskArgs& a : s.parts) deps_.lookup(a.tensors(), a.tags(), &t.producers);
@@ -311,19 +320,23 @@ void Scheduler::wait_while(Pending&& pending, int64_t deadline_ns) {
   }
 }
 
-void Scheduler::acquire_slot(const char* what) {
-  if (!ring_.full()) return;
+void Scheduler::acquire_slot(const char* what, size_t parts) {
+  const auto full = [&] { return ring_.full() || !frames_.fits(parts); };
+  if (!full()) return;
   const int64_t begin = sys::now_ns();
   const int64_t deadline = begin + opts_.submit_timeout_ns;
-  wait_while([&] { return ring_.full(); }, deadline);
+  wait_while(full, deadline);
   STRATA_OBSERVE(obs_, span(trace::Span::Backpressure, begin, sys::now_ns(), "task ring full"));
-  if (ring_.full())
-    throw TimeoutError(
-        std::string(what) + ": the task ring has been full (" + std::to_string(ring_.capacity()) +
-        " tasks in flight) for " + std::to_string(opts_.submit_timeout_ns / 1000000) +
-        " ms; raise WorkerOptions::memory.task_ring (STRATA_TASK_RING) or WorkerOptions::timeouts.submit "
-        "(STRATA_SUBMIT_TIMEOUT_MS), or check for tasks that cannot finish" +
-        oldest_unfinished());
+  if (!full()) return;
+  const std::string held = ring_.full()
+                               ? std::to_string(ring_.capacity()) + " tasks in flight"
+                               : "the frames of the " + std::to_string(ring_.in_flight()) +
+                                     " tasks in flight fill its " + std::to_string(frames_.capacity()) + " bytes";
+  throw TimeoutError(std::string(what) + ": the task ring has been full (" + held + ") for " +
+                     std::to_string(opts_.submit_timeout_ns / 1000000) +
+                     " ms; raise WorkerOptions::memory.task_ring (STRATA_TASK_RING) or WorkerOptions::timeouts.submit "
+                     "(STRATA_SUBMIT_TIMEOUT_MS), or check for tasks that cannot finish" +
+                     oldest_unfinished());
 }
 
 std::string Scheduler::oldest_unfinished() const {
@@ -501,9 +514,11 @@ Scheduler::Push Scheduler::try_push(Record& t) {
       if (!link_.has_room(t.kind, m)) return Push::Blocked;
   }
   // All parts go now, back to back.
-  for (uint32_t p = 0; p < t.parts; ++p)
-    link_.post(t.kind, t.members[p], t.frames.data() + size_t{p} * ipc::kRequestSlotBytes, t.frame_len[p], t.id,
-               {deps, ndeps});
+  uint64_t at = t.frames;
+  for (uint32_t p = 0; p < t.parts; ++p, at = frames_.after(at)) {
+    const std::span<const unsigned char> frame = frames_.frame(at);
+    link_.post(t.kind, t.members[p], frame.data(), frame.size(), t.id, {deps, ndeps});
+  }
   mark_pushed(t);
   return Push::Pushed;
 }
@@ -632,6 +647,7 @@ void Scheduler::finish(Record& t) {
   ring_.mark_finished(t.id);
   ring_.retire([this](uint64_t id) {
     Record& r = record(id);
+    frames_.release_to(r.frames_end);
     if (r.outcome != Outcome::Ok) failed_retired_.emplace(id, r.outcome);
     r.members.clear();
     r.consumers.clear();

@@ -4,7 +4,8 @@
 // The life of a task:
 //   submit   validate the arguments (shapes, tags, sizes, that every tensor lies in memory strata shares);
 //            take a task-ring slot (back-pressure: wait for retirements, at most timeouts.submit); allocate
-//            OUTPUTs with a null address from the run heap; encode one frame per part; look its producers
+//            OUTPUTs with a null address from the run heap; encode one frame per part (into the FrameRing, whose
+//            room is waited for with the slot); look its producers
 //            up in the DepMap and enter it; arm its status-board entry.
 //   eligible once every producer has been pushed. A task waits in the queue of its child (or of "any
 //            child", or of groups) until that child has room and at most kMaxFrameDeps of its producers
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "graph/dep_map.hpp"
+#include "graph/frame_ring.hpp"
 #include "graph/link.hpp"
 #include "graph/task_ring.hpp"
 #include "ipc/board.hpp"
@@ -45,6 +47,7 @@
 #include "strata/types.hpp"
 #include "strata/worker.hpp"
 #include "trace/observer.hpp"
+#include "util/private_pages.hpp"
 
 namespace strata::graph {
 
@@ -149,8 +152,8 @@ class Scheduler {
     std::vector<int> members;  // child of each part once pushed (groups: given at submit)
     uint32_t parts = 1;
     uint32_t parts_done = 0;
-    std::vector<unsigned char> frames;  // part i at i * kRequestSlotBytes
-    std::vector<uint32_t> frame_len;
+    uint64_t frames = 0;              // in frames_: part 0's position; each next part's is FrameRing::after()
+    uint64_t frames_end = 0;          // frames_.head() after the last part: released when the task retires
     std::vector<uint64_t> producers;  // unfinished when submitted
     std::vector<uint64_t> consumers;  // submitted later, waiting for this one
     uint32_t unpushed_producers = 0;
@@ -172,7 +175,8 @@ class Scheduler {
   bool failed_producer(uint64_t id) const;
 
   void validate(const Submission& s) const;
-  void acquire_slot(const char* what);
+  /// Waits for a task-ring slot and room for `parts` frames (back-pressure), at most timeouts.submit.
+  void acquire_slot(const char* what, size_t parts);
   /// "; the oldest unfinished task is #7 'step', pushed to chip 1" (or "waiting for its producers"),
   /// for a back-pressure timeout: where the work that holds the ring or the heap is stuck.
   std::string oldest_unfinished() const;
@@ -205,7 +209,10 @@ class Scheduler {
   const memory::MemoryMap* memory_;
   SchedulerOptions opts_;
   TaskRing ring_;
-  std::vector<Record> records_;
+  // Both in memory present from the start and not shared with the children forked after the Worker
+  // made its scheduler: the first few thousand tasks take no page faults either (util::PrivatePages).
+  std::vector<Record, util::PrivateAllocator<Record>> records_;
+  FrameRing frames_;
   DepMap deps_;
   // Eligible, not yet pushed: per child, "any child" per kind, and groups (all kinds), each in order.
   std::vector<std::deque<uint64_t>> ready_[3];

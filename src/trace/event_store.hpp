@@ -14,8 +14,6 @@
 // Single-threaded, like the recorder.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -28,29 +26,20 @@
 #include <type_traits>
 #include <vector>
 
+#include "util/private_pages.hpp"
+
 namespace strata::trace {
 
-/// Zeroed memory with its pages present (MAP_POPULATE: one system call instead of a fault per page,
-/// which costs microseconds on some VMs) and left out of every fork (MADV_DONTFORK): the children a
-/// Worker forks after making its recorder must not share these pages, or each first write of the
-/// parent's afterwards would copy one.
+/// A block of zeroed memory with its pages present and left out of every fork (util::PrivatePages): the
+/// children a Worker forks after making its recorder must not share these pages, or each first write of
+/// the parent's afterwards would copy one.
 class Block {
  public:
   static constexpr size_t kBytes = 256 * 1024;
-  Block() : data_(map()) {}
-  ~Block() { munmap(data_, kBytes); }
-  Block(const Block&) = delete;
-  Block& operator=(const Block&) = delete;
-  unsigned char* data() const noexcept { return static_cast<unsigned char*>(data_); }
+  unsigned char* data() const noexcept { return pages_.data(); }
 
  private:
-  static void* map() {
-    void* p = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    madvise(p, kBytes, MADV_DONTFORK);
-    return p;
-  }
-  void* data_;
+  util::PrivatePages pages_{kBytes};
 };
 
 template <class T>
