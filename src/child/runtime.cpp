@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "child/child_runtime.hpp"
+#include "ipc/shm.hpp"
 #include "strata/worker.hpp"
 #include "util/log.hpp"
 #include "util/sys.hpp"
@@ -27,6 +28,9 @@ ChildRuntime::ChildRuntime(const ChildSetup& setup)
 
 int ChildRuntime::main() noexcept {
   ch_.hold_liveness();
+  // This process's view of the memory every task touches, mapped now rather than fault by fault.
+  ipc::prefault(s_.channel, ipc::kChannelHotBytes);
+  if (s_.board) ipc::prefault(s_.board, ipc::Board::bytes_for(s_.board->header.slots));
   std::string err;
   if (!start(&err)) {
     ch_.init_failed(err);

@@ -4,9 +4,9 @@
 // The life of a task:
 //   submit   validate the arguments (shapes, tags, sizes, that every tensor lies in memory strata shares);
 //            take a task-ring slot (back-pressure: wait for retirements, at most timeouts.submit); allocate
-//            OUTPUTs with a null address from the run heap; encode one frame per part (into the FrameRing, whose
-//            room is waited for with the slot); look its producers
-//            up in the DepMap and enter it; arm its status-board entry.
+//            OUTPUTs with a null address from the run heap; encode one frame per part (into the
+//            FrameRing, whose room is waited for with the slot); look its producers up in the DepMap
+//            and enter it; arm its status-board entry.
 //   eligible once every producer has been pushed. A task waits in the queue of its child (or of "any
 //            child", or of groups) until that child has room and at most kMaxFrameDeps of its producers
 //            are unfinished.

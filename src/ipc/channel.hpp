@@ -129,6 +129,10 @@ struct Channel {
   alignas(4096) char payloads[kCompletionSlots][kPayloadBytes];
 };
 
+/// The part of a Channel every task touches (header, requests, completions; not the payloads, used only
+/// by control replies and failures): what both ends prefault (ipc::prefault) before the first task.
+inline constexpr size_t kChannelHotBytes = offsetof(Channel, payloads);
+
 static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<uint32_t>::is_always_lock_free);
 static_assert(sizeof(pthread_mutex_t) <= 64);
 static_assert(offsetof(ChannelHeader, liveness) == 64);

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <utility>
 
 #include "util/sys.hpp"
@@ -53,6 +54,14 @@ void SharedMapping::release_pages(size_t offset, size_t bytes) noexcept {
   size_t end = (offset + bytes) / p * p;
   if (end > size_) end = size_ / p * p;
   if (begin < end) madvise(static_cast<char*>(data_) + begin, end - begin, MADV_REMOVE);
+}
+
+void prefault(const void* p, size_t bytes) noexcept {
+  if (!p || bytes == 0) return;
+  const size_t page = page_size();
+  const auto begin = reinterpret_cast<uintptr_t>(p) / page * page;
+  const auto end = (reinterpret_cast<uintptr_t>(p) + bytes + page - 1) / page * page;
+  madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
 }
 
 }  // namespace strata::ipc

@@ -34,4 +34,9 @@ class SharedMapping {
   size_t size_ = 0;
 };
 
+/// Maps this process's pages of [p, p + bytes) of a shared mapping now (MADV_POPULATE_WRITE: one system
+/// call), so their first use on the dispatch path takes no page fault — each costs microseconds on a
+/// VM, and every process that maps the memory takes its own. Best effort: a no-op on kernels before 5.14.
+void prefault(const void* p, size_t bytes) noexcept;
+
 }  // namespace strata::ipc

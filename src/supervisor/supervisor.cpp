@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "ipc/codec.hpp"
+#include "ipc/shm.hpp"
 #include "util/log.hpp"
 #include "util/sys.hpp"
 #include "util/text.hpp"
@@ -60,6 +61,7 @@ void Supervisor::configure(int chips, int subs, int workers, const std::vector<i
     c.device_id = c.kind == ChildKind::Chip ? device_ids[static_cast<size_t>(c.index)] : -1;
     c.channel = ipc::ChannelParent(channels + i);
     c.channel.reset(static_cast<uint32_t>(c.kind), c.index, 0);
+    ipc::prefault(channels + i, ipc::kChannelHotBytes);
   }
 }
 

@@ -406,6 +406,7 @@ void WorkerImpl::init() {
     board_map_ = ipc::SharedMapping(ipc::Board::bytes_for(opts_.memory.task_ring));
     board_ = static_cast<ipc::Board*>(board_map_.data());
     ipc::board_init(board_, opts_.memory.task_ring);
+    ipc::prefault(board_, board_map_.size());
     memory_ = std::make_unique<memory::MemoryMap>(arena_.get());
     for (const auto& a : inherited_arenas_) memory_->add_arena(a.get());
     for (const Region& r : accepted_) memory_->add(r.base, r.bytes, r.label);
