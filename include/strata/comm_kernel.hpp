@@ -122,8 +122,9 @@ namespace detail {
 /// How a toolkit wait ended.
 enum class CommWait { Reached, TimedOut, Aborted };
 /// Blocks until `slot->value >= target`, `timeout_ns` passed, or `*abort` (when not null) became
-/// non-zero (spin, yield, then futex). `*seen` gets the last value read. Never throws.
-CommWait comm_wait_ge(CommSignalSlot* slot, uint64_t target, int64_t timeout_ns, const uint32_t* abort,
+/// non-zero (spin, then futex). `ranks` is the domain's size: the spin yields the CPU between rounds
+/// only when there are more ranks than CPUs to run them. `*seen` gets the last value read. Never throws.
+CommWait comm_wait_ge(CommSignalSlot* slot, uint64_t target, int64_t timeout_ns, const uint32_t* abort, uint32_t ranks,
                       uint64_t* seen) noexcept;
 /// Wakes every waiter sleeping on `slot` (called by signallers that saw sleepers).
 void comm_wake(CommSignalSlot* slot) noexcept;
