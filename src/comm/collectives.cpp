@@ -9,7 +9,8 @@
 //
 // Reductions run tile by tile through an L1-sized accumulator. 16-bit floats are widened to f32 as they
 // are read (inline bit manipulation, strata/half.hpp), reduced in f32 and narrowed once per tile, so the
-// loops vectorise and every rank computes the same bits.
+// loops vectorise and every rank computes the same bits. On CPUs with AVX512-BF16, bf16 takes a faster
+// path with the same bits (comm/bf16_avx512.hpp).
 #include "comm/collectives.hpp"
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "comm/bf16_avx512.hpp"
 #include "strata/comm_kernel.hpp"
 #include "strata/half.hpp"
 #include "strata/kernel.hpp"
@@ -110,18 +112,21 @@ struct F16 {
 };
 
 struct OpSum {
+  static constexpr ReduceOp kOp = ReduceOp::Sum;
   template <class A>
   static A apply(A a, A b) noexcept {
     return a + b;
   }
 };
 struct OpMax {
+  static constexpr ReduceOp kOp = ReduceOp::Max;
   template <class A>
   static A apply(A a, A b) noexcept {
     return a < b ? b : a;
   }
 };
 struct OpMin {
+  static constexpr ReduceOp kOp = ReduceOp::Min;
   template <class A>
   static A apply(A a, A b) noexcept {
     return b < a ? b : a;
@@ -149,6 +154,9 @@ void divide(A* acc, size_t m, uint32_t n) noexcept {
 template <class C, class Op>
 STRATA_VECTOR_CLONES void reduce_into(typename C::Elem* const* out, uint32_t nout, const typename C::Elem* const* src,
                                       uint32_t n, size_t len, bool avg) noexcept {
+  if constexpr (std::is_same_v<C, Bf16>) {
+    if (bf16_avx512_available()) return reduce_bf16_avx512(out, nout, src, n, len, avg ? ReduceOp::Avg : Op::kOp);
+  }
   using E = typename C::Elem;
   using A = typename C::Acc;
   constexpr bool kNative = std::is_same_v<E, A>;

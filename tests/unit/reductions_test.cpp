@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "comm/bf16_avx512.hpp"
 #include "comm/collectives.hpp"
 #include "comm_test_helpers.hpp"
 #include "strata/comm_kernel.hpp"
@@ -299,6 +300,50 @@ TEST(HalfPrecision, ConversionsRoundToNearestEven) {
   for (size_t i = 0; i < f.size(); ++i) ASSERT_EQ(block[i], bf16_from_float(f[i])) << i;
   EXPECT_EQ(float_from_f16(0x0001), std::ldexp(1.0f, -24));
   EXPECT_EQ(float_from_f16(0xFC00), -std::numeric_limits<float>::infinity());
+}
+
+TEST(HalfPrecision, Bf16FastPathGivesThePortableBits) {
+  // The AVX512-BF16 reduction (comm/bf16_avx512.hpp) against the portable definition — widen, combine in
+  // rank order in f32, divide for avg, narrow once — on random bit patterns: NaNs, infinities, signed
+  // zeros and subnormal sums (which the instruction would flush) included, with lengths that leave every
+  // tail size, and a destination that is also a source.
+  if (!comm::bf16_avx512_available()) GTEST_SKIP() << "this CPU has no AVX512-BF16";
+  uint64_t state = 12345;
+  auto next = [&] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint16_t>(state >> 48);
+  };
+  for (uint32_t n : {1u, 2u, 3u, 7u}) {
+    for (ReduceOp op : kOps) {
+      for (size_t len : {size_t{1}, size_t{31}, size_t{32}, size_t{33}, size_t{1000}}) {
+        std::vector<std::vector<uint16_t>> in(n, std::vector<uint16_t>(len));
+        for (auto& v : in)
+          for (size_t i = 0; i < len; ++i) {
+            v[i] = next();
+            if (i % 5 == 0) v[i] &= 0x807F;  // subnormal or zero
+          }
+        std::vector<uint16_t> want(len);
+        for (size_t i = 0; i < len; ++i) {
+          float acc = float_from_bf16(in[0][i]);
+          for (uint32_t q = 1; q < n; ++q) {
+            const float x = float_from_bf16(in[q][i]);
+            acc = op == ReduceOp::Max ? (acc < x ? x : acc) : op == ReduceOp::Min ? (x < acc ? x : acc) : acc + x;
+          }
+          if (op == ReduceOp::Avg) acc = acc / static_cast<float>(n);
+          want[i] = bf16_from_float(acc);
+        }
+        std::vector<const uint16_t*> src;
+        for (auto& v : in) src.push_back(v.data());
+        std::vector<uint16_t> other(len);
+        uint16_t* out[2] = {in[0].data(), other.data()};
+        comm::reduce_bf16_avx512(out, 2, src.data(), n, len, op);
+        for (size_t i = 0; i < len; ++i) {
+          ASSERT_EQ(in[0][i], want[i]) << "n " << n << " op " << reduce_op_name(op) << " len " << len << " i " << i;
+          ASSERT_EQ(other[i], want[i]) << "n " << n << " op " << reduce_op_name(op) << " len " << len << " i " << i;
+        }
+      }
+    }
+  }
 }
 
 TEST(Reductions, BadArgumentsFailWithClearMessages) {
