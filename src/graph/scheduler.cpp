@@ -11,6 +11,12 @@
 namespace strata::graph {
 namespace {
 
+/// Frames of the largest size the ring of frames holds at once, besides the largest group: 4.5 MiB. A
+/// ring of tasks up to the default 4096 never waits for frames, however large they are; a larger one may,
+/// once the frames in flight fill those 4.5 MiB (a frame of a few tensors takes 200-300 bytes), rather
+/// than have a kilobyte per slot populated up front (4.5 GiB for the largest ring allowed).
+constexpr size_t kFramesAtMost = 4096;
+
 /// The most parts a task can have: a group spans at most every child of one kind.
 size_t largest_group(const Link& link) noexcept {
   int most = 1;
@@ -79,9 +85,7 @@ Scheduler::Scheduler(Link& link, ipc::Board* board, memory::HeapRing heap, const
       opts_(opts),
       ring_(opts.ring_slots),
       records_(opts.ring_slots),
-      // Room for a full ring of tasks however large their frames, and for the largest group besides: the
-      // ring of tasks, not of frames, is what submit() waits for.
-      frames_(size_t{opts.ring_slots} + largest_group(link), ipc::kRequestSlotBytes) {}
+      frames_(std::min<size_t>(opts.ring_slots, kFramesAtMost) + largest_group(link), ipc::kRequestSlotBytes) {}
 
 // ---- runs ------------------------------------------------------------------------------------------
 

@@ -306,6 +306,42 @@ TEST_F(SchedulerTest, FullRingTimesOutNamingTheKnob) {
   sched_->drain();
 }
 
+TEST_F(SchedulerTest, LargeFramesInALargeRingWaitForRoomForFramesAndTimeOutNamingTheKnob) {
+  // Frames of ~1 KiB (a tensor and 100 scalars) in a ring of 8192 tasks: the ring of frames (4096 of the
+  // largest frames, graph/frame_ring.hpp) fills first, and submit waits for it like for a task slot.
+  SchedulerOptions o;
+  o.ring_slots = 8192;
+  o.submit_timeout_ns = 20'000'000;
+  make(1, 0, o);
+  link_->stall = true;
+  float x[4] = {};
+  size_t submitted = 0;
+  try {
+    for (; submitted < o.ring_slots; ++submitted) {
+      TaskArgs a;
+      a.add(Tensor::make(x, {4}, DType::F32), Tag::Input);
+      for (uint64_t k = 0; k < 100; ++k) a.scalar(k);
+      Submission s;
+      s.name = &name_;
+      s.parts = {&a, 1};
+      int chip = 0;
+      s.members = {&chip, 1};
+      sched_->submit(s);
+    }
+    ADD_FAILURE() << "no back-pressure from the ring of frames";
+  } catch (const TimeoutError& e) {
+    const std::string msg = e.what();
+    EXPECT_GE(submitted, 4096u);
+    EXPECT_LT(submitted, size_t{o.ring_slots});
+    EXPECT_NE(msg.find("the frames of the " + std::to_string(submitted) + " tasks in flight fill"), std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("task_ring"), std::string::npos) << msg;
+  }
+  link_->stall = false;
+  sched_->drain();
+  EXPECT_EQ(link_->done.size(), submitted);
+}
+
 TEST_F(SchedulerTest, NullOutputIsAllocatedFromTheHeapAndReadableAfter) {
   make(2, 0);
   TaskArgs a;
