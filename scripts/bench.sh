@@ -16,9 +16,9 @@
 #   allreduce    strata bench allreduce busbw_GBps / MPI_Allreduce busbw (peers/run allreduce N), at 1 MiB
 #                and 16 MiB                                                            goal >= 2 (2 chips), >= 1.5 (4)
 #   membw        strata busbw / single-thread memcpy bandwidth (peers/run membw)       (fraction of the limit)
-#   allgather, reducescatter
-#                strata bench allgather|reducescatter busbw / MPI_Allgather|MPI_Reduce_scatter_block busbw
-#                (bench/mpi/mpi_collectives.c, built here with mpicc), 1 MiB and 16 MiB  goal >= 2 (2 chips)
+#   allgather, reducescatter, broadcast, alltoall
+#                strata bench <kind> busbw / MPI_Allgather|MPI_Reduce_scatter_block|MPI_Bcast|MPI_Alltoall
+#                busbw (bench/mpi/mpi_collectives.c, built here with mpicc), 1 MiB and 16 MiB  goal >= 2 (2 chips)
 #   bf16/f32     strata bench allreduce --dtype bf16 elements_per_s / the same with --dtype f32  goal >= 1.5
 # pod (mpirun -n 2 strata bench pod: a pod over MPI beside MPI in the same job; peers/run pingpong for reference):
 #   pod roundtrip  a run() of one task on rank 1 / MPI's 8-byte ping-pong round trip     goal <= 3
@@ -165,8 +165,13 @@ if [ "$what" = all ] || [ "$what" = comm ]; then
       --mca mpi_yield_when_idle 1 -n "$n" "$mpi_bin" 2>/dev/null | grep -E '^mpi_')
     echo "$coll_out"
     for bytes in 1048576 16777216; do
-      for kind in allgather reducescatter; do
-        peer=$([ "$kind" = allgather ] && echo mpi_allgather || echo mpi_reduce_scatter)
+      for kind in allgather reducescatter broadcast alltoall; do
+        case $kind in
+          allgather) peer=mpi_allgather ;;
+          reducescatter) peer=mpi_reduce_scatter ;;
+          broadcast) peer=mpi_bcast ;;
+          alltoall) peer=mpi_alltoall ;;
+        esac
         mpi_busbw=$(field busbw_GBps "$(grep "^$peer ranks=$n bytes=$bytes " <<<"$coll_out")")
         c_out=$("$strata" bench "$kind" --chips "$n" --bytes "$bytes")
         echo "$c_out"

@@ -22,7 +22,7 @@ using strata::ReduceOp;
 using strata::bench::quantile;
 using strata::bench::time_run;
 
-enum class Kind { Allreduce, ReduceScatter, Allgather };
+enum class Kind { Allreduce, ReduceScatter, Allgather, Broadcast, Alltoall };
 
 struct Options {
   int chips = 2;
@@ -40,7 +40,31 @@ const DType kDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::I32, DType:
 const std::vector<std::string> kOpNames = {"sum", "max", "min", "avg"};
 
 const char* kind_title(Kind kind) {
-  return kind == Kind::Allreduce ? "allreduce" : kind == Kind::ReduceScatter ? "reduce_scatter" : "allgather";
+  switch (kind) {
+    case Kind::Allreduce:
+      return "allreduce";
+    case Kind::ReduceScatter:
+      return "reduce_scatter";
+    case Kind::Allgather:
+      return "allgather";
+    case Kind::Broadcast:
+      return "broadcast";
+    default:
+      return "alltoall";
+  }
+}
+
+bool reduces(Kind kind) { return kind == Kind::Allreduce || kind == Kind::ReduceScatter; }
+
+/// busbw / algbw (nccl-tests): what each byte of B costs the busiest link.
+double bus_factor(Kind kind, int n) {
+  if (kind == Kind::Allreduce) return 2.0 * (n - 1) / n;
+  if (kind == Kind::Broadcast) return 1.0;
+  return static_cast<double>(n - 1) / n;
+}
+
+const char* bus_formula(Kind kind) {
+  return kind == Kind::Allreduce ? "2(N-1)/N" : kind == Kind::Broadcast ? "1" : "(N-1)/N";
 }
 
 int parse(Kind kind, int argc, char** argv, Options* o) {
@@ -48,7 +72,7 @@ int parse(Kind kind, int argc, char** argv, Options* o) {
       std::string("Times the Orchestrator's ") + kind_title(kind) +
       " over a domain of N simulated chips and prints one JSON object (nccl-tests convention, B the whole "
       "buffer: algbw = B / time, busbw = algbw * " +
-      (kind == Kind::Allreduce ? "2(N-1)/N" : "(N-1)/N") +
+      bus_formula(kind) +
       "):\n"
       "  time_us_median         one call: a run() of K back-to-back calls / K (median of R)\n"
       "  algbw_GBps busbw_GBps  from time_us_median (GB = 1e9 bytes); elements_per_s = count / time\n"
@@ -57,15 +81,15 @@ int parse(Kind kind, int argc, char** argv, Options* o) {
   app.add_option("--chips", o->chips, "chips, all in the domain")->check(CLI::Range(1, 64))->capture_default_str();
   strata::cli::size_option(app, "--bytes", o->bytes,
                            std::string("bytes of the buffer (every rank's ") +
-                               (kind == Kind::Allreduce       ? "buffer"
-                                : kind == Kind::ReduceScatter ? "input"
-                                                              : "result") +
+                               (kind == Kind::ReduceScatter ? "input"
+                                : kind == Kind::Allgather   ? "result"
+                                : kind == Kind::Alltoall    ? "send and receive buffer"
+                                                            : "buffer") +
                                ")",
                            8, int64_t{512} << 20);
   std::string dtype = "f32", op = "sum";
   app.add_option("--dtype", dtype, "element type")->check(CLI::IsMember(kDTypeNames))->capture_default_str();
-  if (kind != Kind::Allgather)
-    app.add_option("--op", op, "reduction")->check(CLI::IsMember(kOpNames))->capture_default_str();
+  if (reduces(kind)) app.add_option("--op", op, "reduction")->check(CLI::IsMember(kOpNames))->capture_default_str();
   app.add_option("--reps", o->reps, "samples")->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--inner", o->inner, "calls per timed run")->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--blocks", o->blocks, "block_dim of each call")->check(CLI::Range(1, 64))->capture_default_str();
@@ -78,6 +102,13 @@ int parse(Kind kind, int argc, char** argv, Options* o) {
   if (o->bytes % static_cast<int64_t>(strata::dtype_size(o->dtype)) != 0) {
     std::fprintf(stderr, "%s: --bytes must be a multiple of the element size of %s, got %lld\n", argv[0],
                  strata::dtype_name(o->dtype), static_cast<long long>(o->bytes));
+    return strata::cli::kUsageExit;
+  }
+  if (kind == Kind::Alltoall && (o->bytes / static_cast<int64_t>(strata::dtype_size(o->dtype))) % o->chips != 0) {
+    std::fprintf(stderr,
+                 "%s: alltoall sends one equal chunk to each chip: --bytes / element size must be a multiple "
+                 "of --chips (%d), got %lld bytes\n",
+                 argv[0], o->chips, static_cast<long long>(o->bytes));
     return strata::cli::kUsageExit;
   }
   return -1;
@@ -146,9 +177,14 @@ int bench_collective_main(const char* kind_name, int argc, char** argv) {
   const Kind kind = kn == "allreduce"       ? Kind::Allreduce
                     : kn == "reducescatter" ? Kind::ReduceScatter
                     : kn == "allgather"     ? Kind::Allgather
+                    : kn == "broadcast"     ? Kind::Broadcast
+                    : kn == "alltoall"      ? Kind::Alltoall
                                             : static_cast<Kind>(-1);
-  if (kind != Kind::Allreduce && kind != Kind::ReduceScatter && kind != Kind::Allgather) {
-    std::fprintf(stderr, "bench_collectives: unknown collective '%s' (allreduce, reducescatter, allgather)\n",
+  if (kind != Kind::Allreduce && kind != Kind::ReduceScatter && kind != Kind::Allgather && kind != Kind::Broadcast &&
+      kind != Kind::Alltoall) {
+    std::fprintf(stderr,
+                 "bench_collectives: unknown collective '%s' (allreduce, reducescatter, allgather, broadcast, "
+                 "alltoall)\n",
                  kind_name);
     return strata::cli::kUsageExit;
   }
@@ -160,6 +196,8 @@ int bench_collective_main(const char* kind_name, int argc, char** argv) {
     const DType dt = opt.dtype;
     const size_t es = strata::dtype_size(dt), bytes = static_cast<size_t>(opt.bytes), count = bytes / es;
     const size_t part_max = strata::collective_part(count, static_cast<uint32_t>(n), 0).count;
+    // "b": a rank's part of reduce-scatter's result, or alltoall's receive buffer.
+    const size_t b_count = kind == Kind::Alltoall ? count : part_max;
     strata::ProgressLine progress(opt.progress);
     strata::Worker w({.chips = n, .on_progress = progress.for_runs(kind_name)});
     w.init();
@@ -168,8 +206,8 @@ int bench_collective_main(const char* kind_name, int argc, char** argv) {
     w.run([&](strata::Orchestrator& o) {
       dom = o.allocate_domain({.name = "bench",
                                .workers = members,
-                               .window_size = (bytes + 63) / 64 * 64 + (part_max * es + 63) / 64 * 64,
-                               .buffers = {{"a", dt, count}, {"b", dt, part_max}}});
+                               .window_size = (bytes + 63) / 64 * 64 + (b_count * es + 63) / 64 * 64,
+                               .buffers = {{"a", dt, count}, {"b", dt, b_count}}});
     });
     const strata::CallConfig cfg{.block_dim = static_cast<uint32_t>(opt.blocks)};
     const auto call = [&](strata::Orchestrator& o) {
@@ -177,8 +215,12 @@ int bench_collective_main(const char* kind_name, int argc, char** argv) {
         o.allreduce(dom, "a", opt.op, cfg);
       else if (kind == Kind::ReduceScatter)
         o.reduce_scatter(dom, "a", "b", opt.op, cfg);
-      else
+      else if (kind == Kind::Allgather)
         o.allgather(dom, "a", cfg);
+      else if (kind == Kind::Broadcast)
+        o.broadcast(dom, "a", members[0], cfg);
+      else
+        o.alltoall(dom, "a", "b", cfg);
     };
 
     // Load, one call, check.
@@ -199,14 +241,20 @@ int bench_collective_main(const char* kind_name, int argc, char** argv) {
         if (kind == Kind::ReduceScatter) {
           o.copy_from(buf.data(), dom[r].buffer("b"), part.count * es);
         } else {
-          o.copy_from(buf.data(), dom[r].buffer("a"));
+          o.copy_from(buf.data(), dom[r].buffer(kind == Kind::Alltoall ? "b" : "a"));
         }
+        const size_t chunk = count / static_cast<size_t>(n);
         for (size_t j = 0; j < (kind == Kind::ReduceScatter ? part.count : count) && correct; ++j) {
           double want;
           if (kind == Kind::Allreduce)
             want = reduced(j, n, opt.op, dt);
           else if (kind == Kind::ReduceScatter)
             want = reduced(part.begin + j, n, opt.op, dt);
+          else if (kind == Kind::Broadcast)
+            want = input_value(j, 0);  // chip 0 is the root
+          else if (kind == Kind::Alltoall)
+            // chunk p of this rank's receive buffer is chunk r of rank p's send buffer
+            want = input_value(static_cast<size_t>(r) * chunk + j % chunk, static_cast<int>(j / chunk));
           else {
             int owner = 0;
             while (strata::collective_part(count, static_cast<uint32_t>(n), static_cast<uint32_t>(owner)).begin +
@@ -239,14 +287,14 @@ int bench_collective_main(const char* kind_name, int argc, char** argv) {
     progress.finish();
 
     const double t = quantile(samples, 0.5), t_min = quantile(samples, 0.0), b = static_cast<double>(bytes);
-    const double factor = (kind == Kind::Allreduce ? 2.0 : 1.0) * (n - 1) / n;
+    const double factor = bus_factor(kind, n);
     strata::cli::print_json({{"bench", kind_name},
                              {"version", strata::version()},
                              {"chips", n},
                              {"bytes", bytes},
                              {"count", count},
                              {"dtype", strata::dtype_name(dt)},
-                             {"op", kind == Kind::Allgather ? "none" : strata::reduce_op_name(opt.op)},
+                             {"op", reduces(kind) ? strata::reduce_op_name(opt.op) : "none"},
                              {"blocks", opt.blocks},
                              {"reps", opt.reps},
                              {"inner", opt.inner},

@@ -1,10 +1,14 @@
-// MPI peer of `strata bench allgather` and `strata bench reducescatter`: median time of MPI_Allgather
-// and MPI_Reduce_scatter_block (float sum) on one node at 1 MiB and 16 MiB, printed as
+// MPI peer of `strata bench allgather|reducescatter|broadcast|alltoall`: median time of MPI_Allgather,
+// MPI_Reduce_scatter_block (float sum), MPI_Bcast (from rank 0) and MPI_Alltoall on one node at 1 MiB and
+// 16 MiB, printed as
 //   mpi_allgather ranks=N bytes=B median_us=T busbw_GBps=X ok=1
 //   mpi_reduce_scatter ranks=N bytes=B median_us=T busbw_GBps=X ok=1
-// B is the whole buffer (allgather: what every rank ends with; reduce-scatter: every rank's input), and
-// busbw = B / T * (N - 1) / N as in nccl-tests. Built and run by scripts/bench.sh (mpicc, mpirun);
-// each measurement is the slowest rank's time, median of the iterations, like shared/peers' allreduce.
+//   mpi_bcast ranks=N bytes=B median_us=T busbw_GBps=X ok=1
+//   mpi_alltoall ranks=N bytes=B median_us=T busbw_GBps=X ok=1
+// B is the whole buffer (allgather: what every rank ends with; reduce-scatter: every rank's input;
+// broadcast: the buffer; alltoall: every rank's send buffer), and busbw = B / T * (N - 1) / N as in
+// nccl-tests (broadcast: B / T). Built and run by scripts/bench.sh (mpicc, mpirun); each measurement is
+// the slowest rank's time, median of the iterations, like shared/peers' allreduce.
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,17 @@ static double median_of(double* t, int iters) {
   qsort(t, (size_t)iters, sizeof(double), cmp);
   return t[iters / 2];
 }
+
+/// One timed call of a collective: barrier, the call, the slowest rank's time.
+#define TIMED(call)                                                \
+  do {                                                             \
+    MPI_Barrier(MPI_COMM_WORLD);                                   \
+    const double t0_ = MPI_Wtime();                                \
+    call;                                                          \
+    double d_ = MPI_Wtime() - t0_, m_;                             \
+    MPI_Allreduce(&d_, &m_, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD); \
+    t[i] = m_;                                                     \
+  } while (0)
 
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
@@ -61,6 +76,24 @@ int main(int argc, char** argv) {
     ok = b[0] == (float)n * (n + 1) / 2.0f;
     if (r == 0)
       printf("mpi_reduce_scatter ranks=%d bytes=%zu median_us=%.1f busbw_GBps=%.3f ok=%d\n", n, bytes, med * 1e6,
+             (double)(n - 1) / n * (double)bytes / med / 1e9, ok);
+    // Broadcast from rank 0: the whole buffer.
+    for (size_t i = 0; i < cnt; i++) b[i] = (float)(r + 1);
+    MPI_Bcast(b, (int)cnt, MPI_FLOAT, 0, MPI_COMM_WORLD);
+    for (int i = 0; i < iters; i++) TIMED(MPI_Bcast(b, (int)cnt, MPI_FLOAT, 0, MPI_COMM_WORLD));
+    med = median_of(t, iters);
+    ok = b[0] == 1.0f && b[cnt - 1] == 1.0f;
+    if (r == 0)
+      printf("mpi_bcast ranks=%d bytes=%zu median_us=%.1f busbw_GBps=%.3f ok=%d\n", n, bytes, med * 1e6,
+             (double)bytes / med / 1e9, ok);
+    // Alltoall: chunk p of every rank's send buffer to rank p.
+    for (size_t i = 0; i < cnt; i++) a[i] = (float)(r * n + (int)(i / part));
+    MPI_Alltoall(a, (int)part, MPI_FLOAT, b, (int)part, MPI_FLOAT, MPI_COMM_WORLD);
+    for (int i = 0; i < iters; i++) TIMED(MPI_Alltoall(a, (int)part, MPI_FLOAT, b, (int)part, MPI_FLOAT, MPI_COMM_WORLD));
+    med = median_of(t, iters);
+    ok = b[0] == (float)r && b[part * (size_t)(n - 1)] == (float)((n - 1) * n + r);
+    if (r == 0)
+      printf("mpi_alltoall ranks=%d bytes=%zu median_us=%.1f busbw_GBps=%.3f ok=%d\n", n, bytes, med * 1e6,
              (double)(n - 1) / n * (double)bytes / med / 1e9, ok);
     free(a);
     free(b);

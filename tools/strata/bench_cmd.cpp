@@ -27,6 +27,8 @@ int bench_allreduce_entry(int argc, char** argv) {
 }
 int bench_reducescatter_main(int argc, char** argv) { return bench_collective_main("reducescatter", argc, argv); }
 int bench_allgather_main(int argc, char** argv) { return bench_collective_main("allgather", argc, argv); }
+int bench_broadcast_main(int argc, char** argv) { return bench_collective_main("broadcast", argc, argv); }
+int bench_alltoall_main(int argc, char** argv) { return bench_collective_main("alltoall", argc, argv); }
 
 constexpr cli::Subcommand kBenchmarks[] = {
     {"dispatch", "[--chips N] [--tasks M] [--reps R] [--roundtrips K]",
@@ -41,6 +43,10 @@ constexpr cli::Subcommand kBenchmarks[] = {
      "bus bandwidth of the Orchestrator's reduce_scatter over N chips", bench_reducescatter_main},
     {"allgather", "[--chips N] [--bytes B] [--dtype D]", "bus bandwidth of the Orchestrator's allgather over N chips",
      bench_allgather_main},
+    {"broadcast", "[--chips N] [--bytes B] [--dtype D]",
+     "bus bandwidth of the Orchestrator's broadcast (from chip 0) over N chips", bench_broadcast_main},
+    {"alltoall", "[--chips N] [--bytes B] [--dtype D]", "bus bandwidth of the Orchestrator's alltoall over N chips",
+     bench_alltoall_main},
     {"pod", "[--roundtrips K] [--tasks M] [--reps R]   (under mpirun -n 2 or more)",
      "a pod over MPI beside MPI itself: task round trip and throughput, a 16 MiB INOUT round trip,\n"
      "against MPI's ping-pong and point-to-point bandwidth in the same job",

@@ -25,8 +25,8 @@ constexpr strata::cli::Subcommand kCommands[] = {
      "a tensor-parallel feed-forward layer on 4 simulated chips: a domain, shard matmuls, an allreduce,\n"
      "checked against a single-process reference (--workload matmul|moe|dp|pod: the other demos)",
      demo_main},
-    {"bench", "<workload> [options]",
-     "dispatch, domain, allreduce, reducescatter or allgather benchmark; prints one JSON object", bench_main},
+    {"bench", "<workload> [options]", "a benchmark (dispatch, domain, a collective, pod); prints one JSON object",
+     bench_main},
     {"trace", "summary|svg FILE [options]",
      "what a trace (--trace FILE, STRATA_TRACE) says: per-child load, the critical path, the longest\n"
      "tasks, back-pressure, failures; or a swimlane picture of it",
