@@ -379,12 +379,32 @@ void broadcast(const CommView& comm, void* buf, size_t bytes, uint32_t root, uin
                                 std::to_string(n) + ")");
   check_in_window(comm, buf, bytes, "the broadcast buffer");
   if (n == 1 || bytes == 0) return;
-  // Pull from the root: barrier (the root's data is ready, every buffer is free); copy; barrier (the
-  // root may change its buffer again).
+  // barrier (the root's data is ready, every buffer is free); copy; barrier (the root may change its
+  // buffer again). The copying is shared by every rank, the root too: with the block's part cut into n
+  // pieces, rank q != root pulls every piece but piece q from the root, and the root pushes piece q into
+  // rank q. Each rank copies (n-1)/n of the part, each piece of each buffer is written by one rank.
   const Range part = split(bytes, nb, block, kLine);
   auto* base = static_cast<unsigned char*>(buf);
+  const unsigned char* from = comm.peer(base, root);
   comm.barrier(block, timeout);
-  if (me != root && part.size() != 0) std::memcpy(base + part.begin, comm.peer(base, root) + part.begin, part.size());
+  if (part.size() != 0) {
+    if (me == root) {
+      for (uint32_t i = 1; i < n; ++i) {
+        const uint32_t q = (me + i) % n;
+        const Range piece = split(part.size(), n, q, kLine);
+        const size_t at = part.begin + piece.begin;
+        if (piece.size() != 0) std::memcpy(comm.peer(base, q) + at, base + at, piece.size());
+      }
+    } else {
+      for (uint32_t i = 0; i < n; ++i) {
+        const uint32_t k = (me + 1 + i) % n;  // staggered: ranks start on different pieces
+        if (k == me) continue;                // the root pushes this one
+        const Range piece = split(part.size(), n, k, kLine);
+        const size_t at = part.begin + piece.begin;
+        if (piece.size() != 0) std::memcpy(base + at, from + at, piece.size());
+      }
+    }
+  }
   comm.barrier(block, timeout);
 }
 
