@@ -24,14 +24,14 @@ static double median_of(double* t, int iters) {
 }
 
 /// One timed call of a collective: barrier, the call, the slowest rank's time.
-#define TIMED(call)                                                \
-  do {                                                             \
-    MPI_Barrier(MPI_COMM_WORLD);                                   \
-    const double t0_ = MPI_Wtime();                                \
-    call;                                                          \
-    double d_ = MPI_Wtime() - t0_, m_;                             \
+#define TIMED(call)                                                  \
+  do {                                                               \
+    MPI_Barrier(MPI_COMM_WORLD);                                     \
+    const double t0_ = MPI_Wtime();                                  \
+    call;                                                            \
+    double d_ = MPI_Wtime() - t0_, m_;                               \
     MPI_Allreduce(&d_, &m_, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD); \
-    t[i] = m_;                                                     \
+    t[i] = m_;                                                       \
   } while (0)
 
 int main(int argc, char** argv) {
@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
     // Alltoall: chunk p of every rank's send buffer to rank p.
     for (size_t i = 0; i < cnt; i++) a[i] = (float)(r * n + (int)(i / part));
     MPI_Alltoall(a, (int)part, MPI_FLOAT, b, (int)part, MPI_FLOAT, MPI_COMM_WORLD);
-    for (int i = 0; i < iters; i++) TIMED(MPI_Alltoall(a, (int)part, MPI_FLOAT, b, (int)part, MPI_FLOAT, MPI_COMM_WORLD));
+    for (int i = 0; i < iters; i++)
+      TIMED(MPI_Alltoall(a, (int)part, MPI_FLOAT, b, (int)part, MPI_FLOAT, MPI_COMM_WORLD));
     med = median_of(t, iters);
     ok = b[0] == (float)r && b[part * (size_t)(n - 1)] == (float)((n - 1) * n + r);
     if (r == 0)
