@@ -39,19 +39,22 @@ const std::vector<std::string> kDTypeNames = {"f32", "f16", "bf16", "i32", "i64"
 const DType kDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::I32, DType::I64};
 const std::vector<std::string> kOpNames = {"sum", "max", "min", "avg"};
 
+/// Each collective: its name on the command line, and the Orchestrator call it times.
+struct KindName {
+  Kind kind;
+  const char* name;
+  const char* call;
+};
+constexpr KindName kKinds[] = {{Kind::Allreduce, "allreduce", "allreduce"},
+                               {Kind::ReduceScatter, "reducescatter", "reduce_scatter"},
+                               {Kind::Allgather, "allgather", "allgather"},
+                               {Kind::Broadcast, "broadcast", "broadcast"},
+                               {Kind::Alltoall, "alltoall", "alltoall"}};
+
 const char* kind_title(Kind kind) {
-  switch (kind) {
-    case Kind::Allreduce:
-      return "allreduce";
-    case Kind::ReduceScatter:
-      return "reduce_scatter";
-    case Kind::Allgather:
-      return "allgather";
-    case Kind::Broadcast:
-      return "broadcast";
-    default:
-      return "alltoall";
-  }
+  for (const KindName& k : kKinds)
+    if (k.kind == kind) return k.call;
+  return "?";
 }
 
 bool reduces(Kind kind) { return kind == Kind::Allreduce || kind == Kind::ReduceScatter; }
@@ -174,20 +177,17 @@ bool close_enough(double got, double want, DType dt) {
 
 int bench_collective_main(const char* kind_name, int argc, char** argv) {
   const std::string_view kn = kind_name;
-  const Kind kind = kn == "allreduce"       ? Kind::Allreduce
-                    : kn == "reducescatter" ? Kind::ReduceScatter
-                    : kn == "allgather"     ? Kind::Allgather
-                    : kn == "broadcast"     ? Kind::Broadcast
-                    : kn == "alltoall"      ? Kind::Alltoall
-                                            : static_cast<Kind>(-1);
-  if (kind != Kind::Allreduce && kind != Kind::ReduceScatter && kind != Kind::Allgather && kind != Kind::Broadcast &&
-      kind != Kind::Alltoall) {
+  const KindName* found = nullptr;
+  for (const KindName& k : kKinds)
+    if (kn == k.name) found = &k;
+  if (found == nullptr) {
     std::fprintf(stderr,
                  "bench_collectives: unknown collective '%s' (allreduce, reducescatter, allgather, broadcast, "
                  "alltoall)\n",
                  kind_name);
     return strata::cli::kUsageExit;
   }
+  const Kind kind = found->kind;
   Options opt;
   if (int rc = parse(kind, argc, argv, &opt); rc >= 0) return rc;
   const char* prog = argc > 0 ? argv[0] : "bench_collectives";

@@ -1,5 +1,7 @@
 #include "comm/bf16_avx512.hpp"
 
+#include "strata/half.hpp"
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define STRATA_BF16_AVX512 1
@@ -25,22 +27,18 @@ STRATA_AVX512_BF16_TARGET inline __m512 widen_high(__m512i h) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(h, 1)), 16));
 }
 
-/// The portable narrowing (bf16_from_float), sixteen at a time: for vectors holding a subnormal.
-STRATA_AVX512_BF16_TARGET inline __m256i narrow_exact(__m512 f) {
-  const __m512i x = _mm512_castps_si512(f);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(1));
-  const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7FFF)), lsb), 16);
-  const __mmask16 nan =
-      _mm512_cmpgt_epu32_mask(_mm512_and_si512(x, _mm512_set1_epi32(0x7FFFFFFF)), _mm512_set1_epi32(0x7F800000));
-  const __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(0x40));
-  return _mm512_cvtepi32_epi16(_mm512_mask_mov_epi32(rounded, nan, quiet));
-}
-
 /// Elements 0-15 from `low`, 16-31 from `high`, narrowed to bf16 in order.
 STRATA_AVX512_BF16_TARGET inline __m512i narrow(__m512 low, __m512 high) {
   constexpr int kSubnormal = 0x20;  // vfpclassps category
-  if (__builtin_expect((_mm512_fpclass_ps_mask(low, kSubnormal) | _mm512_fpclass_ps_mask(high, kSubnormal)) != 0, 0))
-    return _mm512_inserti64x4(_mm512_castsi256_si512(narrow_exact(low)), narrow_exact(high), 1);
+  if (__builtin_expect((_mm512_fpclass_ps_mask(low, kSubnormal) | _mm512_fpclass_ps_mask(high, kSubnormal)) != 0, 0)) {
+    // Rare: the portable narrowing (strata/half.hpp), which keeps subnormals.
+    alignas(64) float f[32];
+    alignas(64) uint16_t h[32];
+    _mm512_store_ps(f, low);
+    _mm512_store_ps(f + 16, high);
+    float_to_bf16(f, h, 32);
+    return _mm512_load_si512(h);
+  }
   return reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(high, low));
 }
 

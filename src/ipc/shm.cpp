@@ -1,7 +1,6 @@
 #include "ipc/shm.hpp"
 
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <utility>
@@ -9,15 +8,8 @@
 #include "util/sys.hpp"
 
 namespace strata::ipc {
-namespace {
-size_t page_size() {
-  static const size_t p = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  return p;
-}
-}  // namespace
-
 SharedMapping::SharedMapping(size_t bytes) {
-  const size_t p = page_size();
+  const size_t p = sys::page_size();
   size_ = (bytes + p - 1) / p * p;
   if (size_ == 0) size_ = p;
   void* m = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -49,7 +41,7 @@ void SharedMapping::reset() noexcept {
 }
 
 void SharedMapping::release_pages(size_t offset, size_t bytes) noexcept {
-  const size_t p = page_size();
+  const size_t p = sys::page_size();
   size_t begin = (offset + p - 1) / p * p;
   size_t end = (offset + bytes) / p * p;
   if (end > size_) end = size_ / p * p;
@@ -58,7 +50,7 @@ void SharedMapping::release_pages(size_t offset, size_t bytes) noexcept {
 
 void prefault(const void* p, size_t bytes) noexcept {
   if (!p || bytes == 0) return;
-  const size_t page = page_size();
+  const size_t page = sys::page_size();
   const auto begin = reinterpret_cast<uintptr_t>(p) / page * page;
   const auto end = (reinterpret_cast<uintptr_t>(p) + bytes + page - 1) / page * page;
   madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);

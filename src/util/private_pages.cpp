@@ -1,19 +1,15 @@
 #include "util/private_pages.hpp"
 
 #include <sys/mman.h>
-#include <unistd.h>
+
+#include "util/sys.hpp"
 
 namespace strata::util {
 namespace {
 
-size_t page_size() noexcept {
-  static const size_t p = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  return p;
-}
-
 /// `bytes` rounded up to whole pages (at least one); 0 when that overflows.
 size_t rounded(size_t bytes) noexcept {
-  const size_t p = page_size();
+  const size_t p = sys::page_size();
   if (bytes > static_cast<size_t>(-1) - p) return 0;
   return bytes == 0 ? p : (bytes + p - 1) / p * p;
 }

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -14,6 +15,11 @@ namespace strata::sys {
 std::string errno_message(const char* what, int err) { return std::string(what) + ": " + std::strerror(err); }
 
 void throw_errno(const char* what) { throw SystemError(errno_message(what, errno)); }
+
+size_t page_size() noexcept {
+  static const size_t p = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return p;
+}
 
 void yield() noexcept { sched_yield(); }
 

@@ -1,7 +1,8 @@
-// util/sys.hpp — small system helpers shared by every layer: clocks, errno messages, the bounded spin
-// that precedes every blocking wait.
+// util/sys.hpp — small system helpers shared by every layer: clocks, errno messages, the page size, the
+// bounded spin that precedes every blocking wait.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <ctime>
 #include <string>
@@ -14,6 +15,9 @@ inline int64_t now_ns() noexcept {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
+
+/// The size of a memory page (read once).
+size_t page_size() noexcept;
 
 /// "what: strerror(err)".
 std::string errno_message(const char* what, int err);

@@ -488,6 +488,21 @@ int case_silent() {
   return 0;
 }
 
+// A pod whose rank 2 cannot start: rank 0's init() throws naming rank 2 (and `also`, when given), rank 2's
+// init() throws, rank 1's returns (rank 0 shut it down).
+void expect_rank2_refused(Worker& pod, const char* also) {
+  try {
+    pod.init();
+    expect(my_rank() == 1, "rank " + std::to_string(my_rank()) + "'s init() returned");
+    if (my_rank() == 0) pod.close();
+  } catch (const std::exception& e) {
+    if (my_rank() == 0) std::printf("  (what: %s)\n", e.what());
+    expect(my_rank() == 2 || (my_rank() == 0 && contains(e.what(), "rank 2 (L3) failed to start") &&
+                              (also == nullptr || contains(e.what(), also))),
+           "rank " + std::to_string(my_rank()) + "'s init() threw" + (my_rank() == 0 ? " naming rank 2" : ""));
+  }
+}
+
 // Rank 2's Worker cannot start (its bring-up asks for a window larger than a sim chip's memory): rank 0's
 // init() throws naming rank 2, rank 1 is shut down and returns from init(), rank 2's init() throws.
 int case_init_fails() {
@@ -498,15 +513,7 @@ int case_init_fails() {
   Worker pod({.level = 4, .transport = Transport::Mpi});
   pod.add_worker(std::move(node_opts));
   pod.register_orch([](Orchestrator&, const TaskContext&) {}, "step");
-  try {
-    pod.init();
-    expect(my_rank() == 1, "rank " + std::to_string(my_rank()) + "'s init() returned");
-    if (my_rank() == 0) pod.close();
-  } catch (const std::exception& e) {
-    if (my_rank() == 0) std::printf("  (what: %s)\n", e.what());
-    expect(my_rank() == 2 || (my_rank() == 0 && contains(e.what(), "rank 2 (L3) failed to start")),
-           "rank " + std::to_string(my_rank()) + "'s init() threw" + (my_rank() == 0 ? " naming rank 2" : ""));
-  }
+  expect_rank2_refused(pod, nullptr);
   return 0;
 }
 
@@ -518,16 +525,7 @@ int case_memory_mismatch() {
   Worker pod(std::move(o));
   pod.add_worker({.chips = 1});
   pod.register_orch([](Orchestrator&, const TaskContext&) {}, "step");
-  try {
-    pod.init();
-    expect(my_rank() == 1, "rank " + std::to_string(my_rank()) + "'s init() returned");
-    if (my_rank() == 0) pod.close();
-  } catch (const std::exception& e) {
-    if (my_rank() == 0) std::printf("  (what: %s)\n", e.what());
-    expect(my_rank() == 2 || (my_rank() == 0 && contains(e.what(), "rank 2 (L3) failed to start") &&
-                              contains(e.what(), "pod memory")),
-           "rank " + std::to_string(my_rank()) + "'s init() threw" + (my_rank() == 0 ? " naming rank 2" : ""));
-  }
+  expect_rank2_refused(pod, "pod memory");
   return 0;
 }
 
